@@ -1,0 +1,46 @@
+# marsad: `make run` sets everything up and runs the main job; `make test` sets everything up
+# and runs the tests. Both create .venv and install the project into it first.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+REDIS_URL ?= $(or $(MARSAD_REDIS_URL),redis://127.0.0.1:6379/0)
+
+.PHONY: help install run redis test check lint format bench clean
+
+help:
+	@echo "make run    - install and run marsad (beat + worker), starting a private Redis if needed"
+	@echo "make test   - install and run the test suite"
+	@echo "make check  - ruff (lint + format check) and mypy"
+
+$(BIN)/marsad: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $@
+
+install: $(BIN)/marsad
+
+# Start a private redis-server under .marsad/ when nothing answers at MARSAD_REDIS_URL.
+redis: install
+	@$(BIN)/python scripts/ensure_redis.py "$(REDIS_URL)"
+
+run: redis
+	$(BIN)/marsad run
+
+test: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+check: install
+	$(BIN)/ruff check worker tests bench scripts
+	$(BIN)/ruff format --check worker tests bench scripts
+	$(BIN)/mypy
+
+format: install
+	$(BIN)/ruff check --fix worker tests bench scripts
+	$(BIN)/ruff format worker tests bench scripts
+
+bench-match: install
+	$(BIN)/python bench/bench_match.py
+
+clean:
+	rm -rf $(VENV) .marsad .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -1,0 +1,139 @@
+"""Feed schedule, feed state, seen sets and the story index in Redis.
+
+Every multi-key change is atomic (a Lua script or MULTI), because two ticks, two workers or a
+task delivered twice may run at the same moment; see docs/architecture.md "Running twice".
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict
+
+import redis
+
+from worker.adapters.keys import Keys
+from worker.adapters.redisconn import redis_errors
+from worker.models import Article, FeedState, Source
+
+# Claim the due feeds: take up to N members with score <= now and push each one's score to
+# now + lease in the same script, so a concurrent tick cannot claim them again. The poll task
+# sets the real next due time when it finishes; if it is lost, the lease expires and the feed
+# comes back by itself.
+_CLAIM = """
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
+for _, id in ipairs(due) do
+  redis.call('ZADD', KEYS[1], 'XX', ARGV[2], id)
+end
+return due
+"""
+
+# The story of an article: the story already known for its URL, else for its text, else the
+# article itself; recorded for both in one step so two workers agree.
+_STORY = """
+local story = redis.call('GET', KEYS[1]) or redis.call('GET', KEYS[2]) or ARGV[1]
+redis.call('SET', KEYS[1], story, 'NX', 'EX', ARGV[2])
+redis.call('SET', KEYS[2], story, 'NX', 'EX', ARGV[2])
+return story
+"""
+
+
+class State:
+    def __init__(self, client: redis.Redis, keys: Keys) -> None:
+        self.r = client
+        self.k = keys
+        self._claim = client.register_script(_CLAIM)
+        self._story = client.register_script(_STORY)
+
+    # --- sources and schedule -------------------------------------------------------------
+    def sync_sources(self, sources: Sequence[Source], now: float) -> tuple[list[str], list[str]]:
+        """Make Redis hold exactly ``sources``: new feeds are due now, removed ones are dropped,
+        kept ones keep their schedule. Returns (added ids, removed ids)."""
+        with redis_errors():
+            known = set(self.r.hkeys(self.k.sources))
+            wanted = {s.id: s for s in sources}
+            removed = sorted(known - wanted.keys())
+            added = sorted(wanted.keys() - known)
+            pipe = self.r.pipeline(transaction=True)
+            if wanted:
+                pipe.hset(self.k.sources, mapping={i: json.dumps(asdict(s)) for i, s in wanted.items()})
+                pipe.zadd(self.k.due, dict.fromkeys(wanted, now), nx=True)
+            if removed:
+                pipe.hdel(self.k.sources, *removed)
+                pipe.zrem(self.k.due, *removed)
+                pipe.delete(*(self.k.feed(i) for i in removed))
+            pipe.execute()
+        return added, removed
+
+    def claim_due(self, now: float, lease: float, limit: int) -> list[str]:
+        with redis_errors():
+            return list(self._claim(keys=[self.k.due], args=[now, now + lease, limit]))
+
+    def source(self, feed_id: str) -> Source | None:
+        with redis_errors():
+            raw = self.r.hget(self.k.sources, feed_id)
+        return Source(**json.loads(raw)) if raw else None
+
+    def all_sources(self) -> list[Source]:
+        with redis_errors():
+            raw = self.r.hgetall(self.k.sources)
+        return [Source(**json.loads(v)) for _, v in sorted(raw.items())]
+
+    def feed_state(self, feed_id: str) -> FeedState:
+        with redis_errors():
+            raw = self.r.hgetall(self.k.feed(feed_id))
+        return FeedState(
+            etag=raw.get("etag") or None,
+            last_modified=raw.get("last_modified") or None,
+            failures=int(raw.get("failures", 0)),
+            last_status=raw.get("last_status") or None,
+            last_error=raw.get("last_error") or None,
+            last_polled=float(raw["last_polled"]) if raw.get("last_polled") else None,
+        )
+
+    def save_feed(self, feed_id: str, state: FeedState, next_due: float) -> None:
+        """Store the state and the next due time together. ZADD XX: a feed removed from
+        sources.yaml while it was being polled stays removed."""
+        fields = {k: ("" if v is None else str(v)) for k, v in asdict(state).items()}
+        with redis_errors():
+            pipe = self.r.pipeline(transaction=True)
+            pipe.hset(self.k.feed(feed_id), mapping=fields)
+            pipe.zadd(self.k.due, {feed_id: next_due}, xx=True)
+            pipe.execute()
+
+    # --- seen articles and stories ----------------------------------------------------------
+    def unseen(self, articles: Sequence[Article]) -> list[Article]:
+        """The articles not processed before: neither this URL with this text, nor this text
+        under any URL. One round trip for the whole feed."""
+        if not articles:
+            return []
+        with redis_errors():
+            pipe = self.r.pipeline(transaction=False)
+            for a in articles:
+                pipe.get(self.k.seen_url(a.id))
+                pipe.exists(self.k.seen_text(a.text_hash))
+            replies = pipe.execute()
+        out = []
+        for i, a in enumerate(articles):
+            url_hash, text_seen = replies[2 * i], replies[2 * i + 1]
+            if url_hash == a.text_hash or (text_seen and url_hash is None):
+                continue
+            out.append(a)
+        return out
+
+    def story(self, article: Article, ttl: float) -> str:
+        with redis_errors():
+            keys = [self.k.story_url(article.id), self.k.story_text(article.text_hash)]
+            return str(self._story(keys=keys, args=[article.id, int(ttl)]))
+
+    def mark_seen(self, articles: Sequence[Article], ttl: float) -> None:
+        """Called after publishing: a crash before this point means the work is redone, and the
+        publisher's SET NX makes the redo publish nothing twice (at-least-once, made idempotent)."""
+        if not articles:
+            return
+        with redis_errors():
+            pipe = self.r.pipeline(transaction=False)
+            for a in articles:
+                pipe.set(self.k.seen_url(a.id), a.text_hash, ex=int(ttl))
+                pipe.set(self.k.seen_text(a.text_hash), a.id, ex=int(ttl), nx=True)
+            pipe.execute()

@@ -1,0 +1,71 @@
+"""The Celery app (``worker.celery_app:app``) and its settings, each with the reason for it.
+
+Run by ``marsad run`` (worker with embedded beat), or as separate ``celery beat`` and
+``celery worker`` processes (docker-compose.yml).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from celery import Celery
+from celery.signals import beat_init
+
+from worker.adapters.keys import Keys
+from worker.config import get_settings
+from worker.logs import event, setup
+
+settings = get_settings()
+keys = Keys(settings.key_prefix)
+
+app = Celery("marsad", include=["worker.tasks"])
+app.conf.update(
+    broker_url=settings.effective_broker_url,
+    # All broker keys under our prefix: one deployment's keys are one pattern, tests are isolated.
+    broker_transport_options={"global_keyprefix": keys.celery_prefix, "visibility_timeout": 3600},
+    broker_connection_retry_on_startup=True,
+    # A message is untrusted input: JSON only, never pickle.
+    task_serializer="json",
+    accept_content=["json"],
+    result_serializer="json",
+    # Results are never read; alerts go to the stream.
+    task_ignore_result=True,
+    # At-least-once: acknowledge after the task ran, and redeliver if the worker died. Every
+    # task is idempotent (claim leases, SET NX publishing), so running twice does no harm.
+    task_acks_late=True,
+    task_reject_on_worker_lost=True,
+    # A poll can take seconds; do not hoard messages another process could run.
+    worker_prefetch_multiplier=1,
+    task_soft_time_limit=settings.task_soft_time_limit,
+    task_time_limit=settings.task_time_limit,
+    task_routes={"marsad.tick": {"queue": keys.tick_queue}, "marsad.poll": {"queue": keys.poll_queue}},
+    task_default_queue=keys.poll_queue,
+    # The beat only sends a tick every few seconds; the schedule lives in Redis (the due set),
+    # so beat keeps its own state in memory and writes no schedule file.
+    beat_scheduler="celery.beat:Scheduler",
+    beat_schedule={
+        "tick": {
+            "task": "marsad.tick",
+            "schedule": settings.tick_interval,
+            # A tick nobody ran in time is worthless: the next one claims the same feeds.
+            "options": {"queue": keys.tick_queue, "expires": max(settings.tick_interval * 2, 5)},
+        }
+    },
+    worker_hijack_root_logger=False,
+    worker_send_task_events=True,  # for flower
+)
+
+
+@beat_init.connect
+def sync_sources_on_beat_start(sender: Any = None, **_: Any) -> None:
+    """At beat start, make the due set match sources.yaml: added feeds are polled at the next
+    tick, removed ones never again, and existing ones keep their schedule (no Redis clearing)."""
+    from worker.adapters.redisconn import connect
+    from worker.adapters.state import State
+    from worker.core.configfile import load_sources, read_config
+
+    setup(settings.log_level)
+    sources = read_config(settings.sources_file, load_sources)
+    added, removed = State(connect(settings), keys).sync_sources(sources, time.time())
+    event("sources.synced", file=settings.sources_file, feeds=len(sources), added=len(added), removed=len(removed))

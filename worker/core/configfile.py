@@ -1,0 +1,183 @@
+"""sources.yaml and rules.yaml: parsed with positions, validated, every problem reported.
+
+YAML is composed into nodes (which carry line and column) rather than loaded into plain dicts,
+so every problem is reported as ``path:line:col: message`` pointing at the offending key or
+value, and all problems are collected before anything starts. Unknown keys are errors: a typo
+(``intervall``) must not silently fall back to a default.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import yaml
+
+from worker.core.durations import parse_duration
+from worker.core.match import Rule
+from worker.core.query import parse_query
+from worker.errors import ConfigError, Problem, QueryError
+from worker.models import Source
+
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_LANG = re.compile(r"^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$")
+
+
+@dataclass
+class _Item:
+    """One mapping of the list: its values as strings with their nodes, for positions."""
+
+    node: yaml.MappingNode
+    values: dict[str, yaml.ScalarNode]
+
+
+class _Reader:
+    def __init__(self, path: str, text: str) -> None:
+        self.path = path
+        self.text = text
+        self.problems: list[Problem] = []
+
+    def at(self, node: yaml.Node, message: str, offset: int = 0) -> None:
+        mark = node.start_mark
+        self.problems.append(Problem(self.path, mark.line + 1, mark.column + 1 + offset, message))
+
+    def items(self, what: str, keys: dict[str, bool]) -> list[_Item]:
+        """The list of mappings in the file; ``keys`` maps allowed key -> required."""
+        try:
+            root = yaml.compose(self.text, Loader=yaml.SafeLoader)
+        except yaml.MarkedYAMLError as e:
+            mark = e.problem_mark or e.context_mark
+            line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+            self.problems.append(Problem(self.path, line, col, f"invalid YAML: {e.problem or e.context}"))
+            return []
+        except yaml.YAMLError as e:
+            self.problems.append(Problem(self.path, 1, 1, f"invalid YAML: {e}"))
+            return []
+        if root is None:
+            self.problems.append(Problem(self.path, 1, 1, f"the file is empty; expected a list of {what}"))
+            return []
+        if not isinstance(root, yaml.SequenceNode):
+            self.at(root, f"expected a list of {what} (each line starting with '- ')")
+            return []
+        out = []
+        for node in root.value:
+            if not isinstance(node, yaml.MappingNode):
+                self.at(node, f"expected a mapping such as {{{', '.join(keys)}}}")
+                continue
+            values: dict[str, yaml.ScalarNode] = {}
+            for key_node, value_node in node.value:
+                key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+                if key not in keys:
+                    self.at(key_node, f"unknown key {key!r}; expected one of: {', '.join(keys)}")
+                elif key in values:
+                    self.at(key_node, f"duplicate key {key!r}")
+                elif not isinstance(value_node, yaml.ScalarNode) or value_node.tag == "tag:yaml.org,2002:null":
+                    self.at(value_node, f"{key!r} must be a single value")
+                else:
+                    values[key] = value_node
+            for key, required in keys.items():
+                if required and key not in values and not any(k.value == key for k, _ in node.value):
+                    self.at(node, f"missing {key!r}")
+            out.append(_Item(node, values))
+        return out
+
+    def unique_ids(self, items: list[_Item]) -> None:
+        seen: dict[str, int] = {}
+        for item in items:
+            node = item.values.get("id")
+            if node is None:
+                continue
+            if not _ID.match(node.value):
+                self.at(node, f"id {node.value!r} must be letters, digits, '.', '_' or '-' (at most 64)")
+            elif node.value in seen:
+                self.at(node, f"duplicate id {node.value!r} (first on line {seen[node.value]})")
+            else:
+                seen[node.value] = node.start_mark.line + 1
+
+    def check(self, node: yaml.ScalarNode | None, test: Callable[[str], str | None]) -> None:
+        if node is not None and (message := test(node.value)):
+            self.at(node, message)
+
+    def raise_if_any(self) -> None:
+        if self.problems:
+            raise ConfigError(sorted(self.problems, key=lambda p: (p.line, p.col)))
+
+
+def _check_url(url: str) -> str | None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return f"url {url!r} must be an http:// or https:// address"
+    return None
+
+
+def _check_interval(value: str) -> str | None:
+    try:
+        seconds = parse_duration(value)
+    except ValueError as e:
+        return f"interval: {e}"
+    return None if seconds > 0 else "interval must be more than zero"
+
+
+def _check_language(value: str) -> str | None:
+    return None if _LANG.match(value) else f"language {value!r} must be a code such as ar, fa, ur or en"
+
+
+def load_sources(text: str, path: str = "sources.yaml") -> list[Source]:
+    """Parse sources.yaml; raises ConfigError listing every problem."""
+    r = _Reader(path, text)
+    items = r.items("sources", {"id": True, "url": True, "language": False, "interval": False})
+    r.unique_ids(items)
+    for item in items:
+        r.check(item.values.get("url"), _check_url)
+        r.check(item.values.get("interval"), _check_interval)
+        r.check(item.values.get("language"), _check_language)
+    r.raise_if_any()
+    return [
+        Source(
+            id=i.values["id"].value,
+            url=i.values["url"].value,
+            language=i.values["language"].value if "language" in i.values else None,
+            interval=parse_duration(i.values["interval"].value) if "interval" in i.values else None,
+        )
+        for i in items
+    ]
+
+
+def _query_offset(node: yaml.ScalarNode) -> int:
+    """Columns from the node's mark to the query's first character (past an opening quote)."""
+    return 1 if node.style in ("'", '"') else 0
+
+
+def load_rules(text: str, path: str = "rules.yaml") -> list[Rule]:
+    """Parse rules.yaml; raises ConfigError listing every problem (query errors point inside the query)."""
+    r = _Reader(path, text)
+    items = r.items("rules", {"id": True, "query": True, "name": False})
+    r.unique_ids(items)
+    rules = []
+    for item in items:
+        qnode = item.values.get("query")
+        if qnode is None or "id" not in item.values:
+            continue
+        try:
+            node = parse_query(qnode.value)
+        except QueryError as e:
+            single_line = "\n" not in qnode.value and qnode.style in (None, "", "'", '"')
+            r.at(qnode, f"query: {e.message}", _query_offset(qnode) + e.offset if single_line else 0)
+            continue
+        name = item.values["name"].value if "name" in item.values else None
+        rules.append(Rule(item.values["id"].value, qnode.value, node, name))
+    r.raise_if_any()
+    return rules
+
+
+def read_config(path: str, loader: Callable[[str, str], list]) -> list:  # type: ignore[type-arg]
+    """Read and parse a config file; an unreadable file is a ConfigError too."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except (OSError, UnicodeDecodeError) as e:
+        reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+        raise ConfigError([Problem(path, 0, 0, f"cannot read the file: {reason}")]) from None
+    return loader(text, path)

@@ -1,0 +1,135 @@
+"""Matching rules against an article's title and text, Arabic-aware.
+
+A text word matches a query word W when it equals W, or equals W behind Arabic proclitics:
+an optional conjunction و/ف, then an optional preposition ب/ل/ك, then an optional article ال,
+with at least two letters of W left. ل + ال is written لل, so للجزائر matches الجزائر. Only
+text words are stripped, never query words: the query لبنان never matches the text بنان. And a
+text word whose first letters only look like clitics is never stripped (``UNSTRIPPED``): لبنان is
+never read as ل + بنان, nor ولبنان as و + ل + بنان. Suffixes are not stripped (إيراني is an adjective; entities come in the rules issue).
+
+Each text token is expanded once into its candidate stems and indexed, so looking up a query
+word is a dict lookup whatever the text length.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from worker.core.normalize import Token, tokenize
+from worker.core.query import Node, Term, evaluate, parse_query, positive_terms, terms
+from worker.models import Field_, Hit, RuleMatch
+
+_CONJ = ("", "و", "ف")
+_PREP = ("", "ب", "ل", "ك")
+_MIN_STEM = 2
+# Folded words that begin with و ف ب ل ك but carry no clitic: mostly place names that news
+# mentions daily. A text word equal to one of these (after any real clitics) is not stripped
+# further. The rules issue replaces this list with its entity gazetteer.
+UNSTRIPPED = frozenset(
+    """لبنان ليبيا لندن لاهور لاوس لاتفيا ليتوانيا لوكسمبورغ فلسطين فرنسا فنلندا فنزويلا فيتنام
+    فيينا فلوريدا بريطانيا بلجيكا بولندا بلغاريا بغداد بيروت باريس برلين بكين بنغلاديش بوليفيا
+    بورما بوروندي بنين بيلاروس بروكسل برازيليا كندا كوبا كوريا كينيا كولومبيا كابول كراتشي كييف
+    كازاخستان كرواتيا كمبوديا واشنطن وارسو ولينغتون""".split()
+)
+MAX_HITS_PER_TERM = 10
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    query: str
+    node: Node
+    name: str | None = None
+
+    @classmethod
+    def from_query(cls, rule_id: str, query: str, name: str | None = None) -> Rule:
+        return cls(rule_id, query, parse_query(query), name)
+
+
+def stems(word: str) -> set[str]:
+    """Every form of the folded text word ``word`` a query word may equal."""
+    out = {word}
+    for conj in _CONJ:
+        if not word.startswith(conj):
+            continue
+        w1 = word[len(conj) :]
+        if w1 in UNSTRIPPED:
+            out.add(w1)
+            continue
+        for prep in _PREP:
+            if not w1.startswith(prep):
+                continue
+            w2 = w1[len(prep) :]
+            if w2 in UNSTRIPPED:
+                out.add(w2)
+                continue
+            cands = [w2]
+            if w2.startswith("ال"):
+                cands.append(w2[2:])
+            if prep == "ل" and w2.startswith("ل"):
+                # لل: the article's alef is not written after ل (للجزائر = ل + الجزائر)
+                cands += ["ا" + w2, w2[1:]]
+            out.update(c for c in cands if len(c) >= _MIN_STEM)
+    return out
+
+
+class FieldIndex:
+    """The tokens of one field, with an index from every stem to the token positions."""
+
+    def __init__(self, field: Field_, text: str) -> None:
+        self.field: Field_ = field
+        self.text = text
+        self.tokens: list[Token] = tokenize(text)
+        self.index: dict[str, list[int]] = defaultdict(list)
+        for i, tok in enumerate(self.tokens):
+            for stem in stems(tok.norm):
+                self.index[stem].append(i)
+
+    def find(self, term: Term) -> list[Hit]:
+        first, rest = term.words[0], term.words[1:]
+        hits = []
+        for i in self.index.get(first, ()):
+            if all(i + k + 1 in self._positions(w) for k, w in enumerate(rest)):
+                start, end = self.tokens[i].start, self.tokens[i + len(rest)].end
+                hits.append(Hit(term.text, self.text[start:end], self.field, start, end))
+                if len(hits) >= MAX_HITS_PER_TERM:
+                    break
+        return hits
+
+    def _positions(self, word: str) -> set[int]:
+        return set(self.index.get(word, ()))
+
+
+@dataclass(frozen=True)
+class Document:
+    """An article's fields, indexed once and matched against every rule."""
+
+    fields: tuple[FieldIndex, ...]
+
+    @classmethod
+    def build(cls, title: str, text: str) -> Document:
+        return cls((FieldIndex("title", title), FieldIndex("text", text)))
+
+    def find(self, term: Term) -> list[Hit]:
+        return [hit for f in self.fields for hit in f.find(term)]
+
+
+def match_rules(rules: list[Rule] | tuple[Rule, ...], title: str, text: str) -> list[RuleMatch]:
+    """The rules that match the article, in rule order, with the hits of their positive terms."""
+    doc = Document.build(title, text)
+    cache: dict[Term, list[Hit]] = {}
+
+    def hits(term: Term) -> list[Hit]:
+        if term not in cache:
+            cache[term] = doc.find(term)
+        return cache[term]
+
+    out = []
+    for rule in rules:
+        present = {t for t in terms(rule.node) if hits(t)}
+        if evaluate(rule.node, present):
+            shown = [h for t in positive_terms(rule.node) if t in present for h in hits(t)]
+            shown.sort(key=lambda h: (h.field != "title", h.start))
+            out.append(RuleMatch(rule.id, tuple(shown)))
+    return out

@@ -1,0 +1,54 @@
+"""Feed bytes -> ParsedFeed (RSS 0.9x/1.0/2.0 and Atom, through feedparser).
+
+feedparser is handed bytes and the response headers, never a URL, so it does no I/O of its own
+and honours the HTTP charset (a windows-1256 feed declared in either place decodes right).
+Its dicts become frozen ``Entry`` values here and go no further.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Mapping
+from typing import Any
+
+import feedparser
+
+from worker.errors import FeedParseError
+from worker.models import Entry, ParsedFeed
+
+
+def _published(entry: Any) -> float | None:
+    for key in ("published_parsed", "updated_parsed", "created_parsed"):
+        st = entry.get(key)
+        if st:
+            return float(calendar.timegm(st))
+    return None
+
+
+def _content(entry: Any) -> tuple[str, bool]:
+    """The richest body the entry has: full content first, then the summary."""
+    for detail in [*entry.get("content", []), entry.get("summary_detail")]:
+        if detail and detail.get("value"):
+            return detail["value"], detail.get("type", "text/html") != "text/plain"
+    return "", False
+
+
+def parse_feed(body: bytes, headers: Mapping[str, str] | None = None, base_url: str = "") -> ParsedFeed:
+    """Parse a feed. Raises FeedParseError when the body is not a feed at all; a feed that is
+    malformed but from which feedparser recovered entries is accepted (feeds in the wild often are)."""
+    hdrs = {k.lower(): v for k, v in (headers or {}).items()}
+    if base_url:
+        hdrs.setdefault("content-location", base_url)
+    d = feedparser.parse(body, response_headers=hdrs, sanitize_html=False, resolve_relative_uris=True)
+    if d.get("bozo") and not d.entries and not d.get("version"):
+        raise FeedParseError(f"not a feed: {d.get('bozo_exception')}")
+    entries = []
+    for e in d.entries:
+        url = e.get("link") or (e.get("id") if str(e.get("id", "")).startswith("http") else None)
+        if not url:
+            continue  # an entry without a link cannot be deduplicated or opened; skipped
+        content, is_html = _content(e)
+        title = e.get("title", "")
+        entries.append(Entry(url, title, content, is_html, _published(e), e.get("id")))
+    feed = d.get("feed", {})
+    return ParsedFeed(tuple(entries), feed.get("language") or None, feed.get("title") or None)

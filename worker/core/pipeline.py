@@ -1,0 +1,57 @@
+"""One feed's entries -> cleaned articles, and one article -> its alerts. Pure.
+
+The I/O around it (which entries were seen, which story an article belongs to, publishing) is in
+worker/poll.py; the decisions are here so they are tested without Redis.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from worker.core.alerts import build_alert
+from worker.core.clean import clean_text, clean_title
+from worker.core.dedup import article_id, canonical_url, text_hash
+from worker.core.match import Rule, match_rules
+from worker.models import Alert, Article, Entry, Source
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """An article and whether it is too old to alert on (recorded as seen all the same)."""
+
+    article: Article
+    too_old: bool
+
+
+def to_article(source: Source, entry: Entry, feed_language: str | None, now: float) -> Article:
+    url = canonical_url(entry.url)
+    title = clean_title(entry.title)
+    text = clean_text(entry.content, is_html=entry.content_is_html, title=title)
+    return Article(
+        id=article_id(url),
+        source=source.id,
+        url=url,
+        title=title,
+        text=text,
+        published=entry.published if entry.published is not None else now,
+        language=source.language or feed_language,
+        text_hash=text_hash(title, text),
+    )
+
+
+def candidates(
+    source: Source, entries: Sequence[Entry], feed_language: str | None, now: float, max_age: float
+) -> list[Candidate]:
+    """Articles of the entries, one per canonical URL, flagged when older than ``max_age``
+    seconds (0 turns the limit off) so a new feed does not alert on its whole archive."""
+    out: dict[str, Candidate] = {}
+    for entry in entries:
+        article = to_article(source, entry, feed_language, now)
+        too_old = max_age > 0 and entry.published is not None and entry.published < now - max_age
+        out.setdefault(article.url, Candidate(article, too_old))
+    return list(out.values())
+
+
+def alerts_for(article: Article, story_id: str, rules: Sequence[Rule]) -> list[Alert]:
+    return [build_alert(article, story_id, m) for m in match_rules(rules, article.title, article.text)]

@@ -1,0 +1,34 @@
+"""Scheduling decisions: when a feed is polled next. The clock is passed in.
+
+A feed that answered (200 or 304) is due again after its interval. A failed feed backs off
+exponentially, ``interval * 2**failures`` capped at ``max_backoff``, so a dead feed costs little
+and a feed that is back is picked up without anyone clearing state.
+"""
+
+from __future__ import annotations
+
+from worker.models import FeedState, FetchResult
+
+
+def next_state(state: FeedState, result: FetchResult, now: float, error: str | None = None) -> FeedState:
+    """The feed state after a poll. ``error`` overrides (a body that fetched but did not parse)."""
+    failed = result.failed or error is not None
+    return FeedState(
+        etag=(result.etag or state.etag) if result.outcome == "ok" and not failed else state.etag,
+        last_modified=(result.last_modified or state.last_modified)
+        if result.outcome == "ok" and not failed
+        else state.last_modified,
+        failures=state.failures + 1 if failed else 0,
+        last_status=("unparsable" if error else result.outcome),
+        last_error=error or result.error,
+        last_polled=now,
+    )
+
+
+def next_poll_at(state: FeedState, interval: float, now: float, max_backoff: float, jitter: float = 0.0) -> float:
+    """When to poll again given the state after this poll. ``jitter`` in [0, 1) spreads feeds
+    that share an interval (the caller draws it; this function stays deterministic)."""
+    delay = interval
+    if state.failures:
+        delay = min(interval * 2 ** min(state.failures, 20), max(max_backoff, interval))
+    return now + delay * (1 + 0.1 * jitter)

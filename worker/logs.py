@@ -1,0 +1,33 @@
+"""Logs are events with stable keys: ``event=feed.polled feed=bbc status=ok new=3 ...``.
+
+Never whole article bodies, never secrets (URLs with passwords go through ``mask_url``).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+_log = logging.getLogger("marsad")
+
+
+def _fmt(value: object) -> str:
+    text = str(value)
+    if not text or any(c in text for c in ' "='):
+        return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return text
+
+
+def event(name: str, level: int = logging.INFO, **fields: object) -> None:
+    parts = [f"event={name}"] + [f"{k}={_fmt(v)}" for k, v in fields.items() if v is not None]
+    _log.log(level, " ".join(parts))
+
+
+def setup(level: str = "INFO") -> None:
+    """Logs go to stderr (stdout is for alerts in ``marsad once``)."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    root = logging.getLogger("marsad")
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    root.propagate = False

@@ -1,0 +1,138 @@
+"""One feed poll, end to end: the only place where the adapters and the pure core meet.
+
+fetch (conditional GET) -> parse -> clean -> drop seen -> story -> match -> publish -> mark seen
+-> next state and due time. Both the Celery task and ``marsad once`` call ``poll_feed``, so the
+inline command and the worker run the same code.
+
+A feed failure (timeout, refused, HTTP error, unparsable) is an outcome stored in the feed's
+state with a backoff; only InfrastructureError (our Redis) escapes, and the task retries on it.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from dataclasses import dataclass, field
+
+import redis
+
+from worker.adapters.http import Fetcher
+from worker.adapters.keys import Keys
+from worker.adapters.publish import Publisher
+from worker.adapters.redisconn import connect
+from worker.adapters.state import State
+from worker.config import Settings
+from worker.core.fetch_policy import conditional_headers
+from worker.core.match import Rule
+from worker.core.parse import parse_feed
+from worker.core.pipeline import alerts_for, candidates
+from worker.core.schedule import next_poll_at, next_state
+from worker.errors import FeedParseError
+from worker.logs import event
+from worker.models import Alert, ParsedFeed, Source
+
+
+@dataclass
+class Runtime:
+    """Everything a poll needs, built once per process."""
+
+    settings: Settings
+    rules: list[Rule]
+    redis: redis.Redis
+    state: State
+    publisher: Publisher
+    fetcher: Fetcher
+
+    @classmethod
+    def build(cls, settings: Settings, rules: list[Rule], fetcher: Fetcher | None = None) -> Runtime:
+        client = connect(settings)
+        keys = Keys(settings.key_prefix)
+        return cls(
+            settings,
+            rules,
+            client,
+            State(client, keys),
+            Publisher(client, keys, settings.dedup_ttl, settings.stream_maxlen),
+            fetcher or Fetcher(settings),
+        )
+
+    def close(self) -> None:
+        self.fetcher.close()
+        self.redis.close()
+
+
+@dataclass(frozen=True)
+class PollReport:
+    feed: str
+    outcome: str  # "ok", "not-modified", or a failure kind
+    entries: int = 0
+    new: int = 0
+    published: list[Alert] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.outcome not in ("ok", "not-modified")
+
+
+def _process(rt: Runtime, source: Source, parsed: ParsedFeed, now: float) -> tuple[int, list[Alert]]:
+    s = rt.settings
+    cands = candidates(source, parsed.entries, parsed.language, now, s.max_article_age)
+    too_old = {c.article.id for c in cands if c.too_old}
+    fresh = rt.state.unseen([c.article for c in cands])
+    published = []
+    for article in fresh:
+        story = rt.state.story(article, s.dedup_ttl)
+        if article.id in too_old:
+            continue  # recorded as seen (below) but no alert: no backlog flood
+        for alert in alerts_for(article, story, rt.rules):
+            if rt.publisher.publish(alert):
+                published.append(alert)
+                event("alert.published", alert=alert.id, rule=alert.rule, story=story, feed=source.id)
+    rt.state.mark_seen(fresh, s.dedup_ttl)
+    return len(fresh), published
+
+
+def poll_feed(rt: Runtime, source: Source, now: float | None = None) -> PollReport:
+    started = time.monotonic()
+    now = time.time() if now is None else now
+    s = rt.settings
+    state = rt.state.feed_state(source.id)
+    result = rt.fetcher.fetch(source.url, conditional_headers(state))
+    error, entries, new, published = None, 0, 0, []
+    if result.outcome == "ok":
+        try:
+            parsed = parse_feed(result.body, result.headers, result.final_url or source.url)
+        except FeedParseError as e:
+            error = str(e)
+        else:
+            entries = len(parsed.entries)
+            new, published = _process(rt, source, parsed, now)
+    new_state = next_state(state, result, now, error)
+    interval = max(source.interval or s.default_interval, s.min_interval)
+    rt.state.save_feed(source.id, new_state, next_poll_at(new_state, interval, now, s.max_backoff, random.random()))
+    report = PollReport(source.id, new_state.last_status or result.outcome, entries, new, published, new_state.last_error)
+    event(
+        "feed.failed" if report.failed else "feed.polled",
+        logging.WARNING if report.failed else logging.INFO,
+        feed=source.id,
+        status=report.outcome,
+        http=result.status,
+        entries=entries,
+        new=new,
+        alerts=len(published),
+        failures=new_state.failures or None,
+        error=report.error,
+        duration_ms=round((time.monotonic() - started) * 1000),
+    )
+    return report
+
+
+def poll_by_id(rt: Runtime, feed_id: str) -> PollReport | None:
+    """Poll a feed by id; None when it was removed from sources.yaml since it was claimed."""
+    source = rt.state.source(feed_id)
+    if source is None:
+        event("feed.gone", feed=feed_id)
+        return None
+    return poll_feed(rt, source)

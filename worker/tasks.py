@@ -1,0 +1,50 @@
+"""Celery tasks: thin wiring from messages to worker/poll.py.
+
+Retries are for our own infrastructure only (InfrastructureError: Redis failing), with
+exponential backoff kept well below the broker's visibility timeout. A failing feed is not a
+retry: poll_feed records it and backs the feed off.
+"""
+
+from __future__ import annotations
+
+import time
+
+from worker.celery_app import app, keys, settings
+from worker.core.configfile import load_rules, read_config
+from worker.errors import InfrastructureError
+from worker.logs import setup
+from worker.poll import Runtime, poll_by_id
+
+_runtime: Runtime | None = None
+
+_RETRY = {
+    "autoretry_for": (InfrastructureError,),
+    "retry_backoff": 2,
+    "retry_backoff_max": 60,
+    "retry_jitter": True,
+    "max_retries": 10,
+}
+
+
+def runtime() -> Runtime:
+    """One Runtime (Redis client, HTTP client, compiled rules) per worker process."""
+    global _runtime
+    if _runtime is None:
+        setup(settings.log_level)
+        _runtime = Runtime.build(settings, read_config(settings.rules_file, load_rules))
+    return _runtime
+
+
+@app.task(name="marsad.tick", **_RETRY)
+def tick() -> int:
+    rt = runtime()
+    due = rt.state.claim_due(time.time(), settings.poll_lease, settings.tick_batch)
+    for feed_id in due:
+        poll.apply_async((feed_id,), queue=keys.poll_queue)
+    return len(due)
+
+
+@app.task(name="marsad.poll", **_RETRY)
+def poll(feed_id: str) -> int:
+    report = poll_by_id(runtime(), feed_id)
+    return len(report.published) if report else 0
