@@ -32,8 +32,23 @@ def main(url: str) -> int:
     data = Path(".marsad").resolve()
     data.mkdir(exist_ok=True)
     subprocess.run(
-        [server, "--port", str(port), "--bind", "127.0.0.1", "--daemonize", "yes", "--dir", str(data),
-         "--appendonly", "yes", "--logfile", str(data / "redis.log"), "--pidfile", str(data / "redis.pid")],
+        [
+            server,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--daemonize",
+            "yes",
+            "--dir",
+            str(data),
+            "--appendonly",
+            "yes",
+            "--logfile",
+            str(data / "redis.log"),
+            "--pidfile",
+            str(data / "redis.pid"),
+        ],
         check=True,
     )
     for _ in range(50):

@@ -65,7 +65,7 @@ def sync_sources_on_beat_start(sender: Any = None, **_: Any) -> None:
     from worker.adapters.state import State
     from worker.core.configfile import load_sources, read_config
 
-    setup(settings.log_level)
+    setup(settings.log_level, under_celery=True)
     sources = read_config(settings.sources_file, load_sources)
     added, removed = State(connect(settings), keys).sync_sources(sources, time.time())
     event("sources.synced", file=settings.sources_file, feeds=len(sources), added=len(added), removed=len(removed))

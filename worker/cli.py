@@ -15,8 +15,8 @@ from collections.abc import Iterable, Sequence
 from typing import IO, NoReturn
 
 from worker.config import Settings, load_settings
-from worker.core.configfile import load_rules, load_sources, read_config
 from worker.core.clean import clean_text, clean_title
+from worker.core.configfile import load_rules, load_sources, read_config
 from worker.core.match import Rule, match_rules
 from worker.errors import ConfigError, InfrastructureError, Problem
 
@@ -123,14 +123,19 @@ def _articles(name: str, stream: IO[str], problems: list[Problem]) -> Iterable[t
         if not line.strip():
             continue
         try:
-            obj = json.loads(line)
+            obj = json.loads(line.rstrip("\r\n"))
         except json.JSONDecodeError as e:
-            problems.append(Problem(name, lineno, e.colno, f"invalid JSON: {e.msg}"))
+            # the line holds no newline now, so pos + 1 is the 1-based column in characters
+            problems.append(Problem(name, lineno, e.pos + 1, f"invalid JSON: {e.msg}"))
             continue
         if not isinstance(obj, dict):
             problems.append(Problem(name, lineno, 1, "expected a JSON object {id, title?, text}"))
             continue
-        bad = [k for k, typ in (("id", (str, int)), ("title", str), ("text", str)) if k in obj and not isinstance(obj[k], typ)]
+        bad = [
+            k
+            for k, typ in (("id", (str, int)), ("title", str), ("text", str))
+            if k in obj and not isinstance(obj[k], typ)
+        ]
         missing = [k for k in ("id", "text") if k not in obj]
         if missing or bad:
             what = f"missing {', '.join(missing)}" if missing else f"{', '.join(bad)} must be a string"
@@ -171,7 +176,7 @@ def cmd_tail(args: argparse.Namespace, settings: Settings) -> int:
         return EXIT_FAILURE
     keys = Keys(settings.key_prefix)
     channels = [keys.rule_channel(r) for r in args.rule] or [keys.channel]
-    pubsub = connect(settings).pubsub(ignore_subscribe_messages=True)
+    pubsub = connect(settings).pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
     with redis_errors():
         pubsub.subscribe(*channels)
         print(f"marsad: listening on {', '.join(channels)}", file=sys.stderr)

@@ -23,11 +23,16 @@ def event(name: str, level: int = logging.INFO, **fields: object) -> None:
     _log.log(level, " ".join(parts))
 
 
-def setup(level: str = "INFO") -> None:
-    """Logs go to stderr (stdout is for alerts in ``marsad once``)."""
+def setup(level: str = "INFO", *, under_celery: bool = False) -> None:
+    """Logs go to stderr (stdout is for alerts in ``marsad once``). Under Celery, the worker's
+    own handlers already write to stderr with process names, so events just propagate to them."""
+    log = logging.getLogger("marsad")
+    log.setLevel(level.upper())
+    if under_celery:
+        log.handlers.clear()
+        log.propagate = True
+        return
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-    root = logging.getLogger("marsad")
-    root.handlers[:] = [handler]
-    root.setLevel(level.upper())
-    root.propagate = False
+    log.handlers[:] = [handler]
+    log.propagate = False

@@ -81,7 +81,7 @@ def _process(rt: Runtime, source: Source, parsed: ParsedFeed, now: float) -> tup
     cands = candidates(source, parsed.entries, parsed.language, now, s.max_article_age)
     too_old = {c.article.id for c in cands if c.too_old}
     fresh = rt.state.unseen([c.article for c in cands])
-    published = []
+    published: list[Alert] = []
     for article in fresh:
         story = rt.state.story(article, s.dedup_ttl)
         if article.id in too_old:
@@ -100,7 +100,8 @@ def poll_feed(rt: Runtime, source: Source, now: float | None = None) -> PollRepo
     s = rt.settings
     state = rt.state.feed_state(source.id)
     result = rt.fetcher.fetch(source.url, conditional_headers(state))
-    error, entries, new, published = None, 0, 0, []
+    error: str | None = None
+    entries, new, published = 0, 0, list[Alert]()
     if result.outcome == "ok":
         try:
             parsed = parse_feed(result.body, result.headers, result.final_url or source.url)
@@ -112,7 +113,9 @@ def poll_feed(rt: Runtime, source: Source, now: float | None = None) -> PollRepo
     new_state = next_state(state, result, now, error)
     interval = max(source.interval or s.default_interval, s.min_interval)
     rt.state.save_feed(source.id, new_state, next_poll_at(new_state, interval, now, s.max_backoff, random.random()))
-    report = PollReport(source.id, new_state.last_status or result.outcome, entries, new, published, new_state.last_error)
+    report = PollReport(
+        source.id, new_state.last_status or result.outcome, entries, new, published, new_state.last_error
+    )
     event(
         "feed.failed" if report.failed else "feed.polled",
         logging.WARNING if report.failed else logging.INFO,

@@ -30,7 +30,7 @@ def runtime() -> Runtime:
     """One Runtime (Redis client, HTTP client, compiled rules) per worker process."""
     global _runtime
     if _runtime is None:
-        setup(settings.log_level)
+        setup(settings.log_level, under_celery=True)
         _runtime = Runtime.build(settings, read_config(settings.rules_file, load_rules))
     return _runtime
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import httpx
 
@@ -21,20 +21,22 @@ from worker.core.fetch_policy import classify
 from worker.errors import BlockedAddress
 from worker.models import FetchResult
 
+Resolver = Callable[[str], list[str]]
 
-def _check_public(host: str) -> None:
+
+def resolve(host: str) -> list[str]:
+    """The addresses ``host`` resolves to (the system resolver)."""
     try:
-        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+        return [str(info[4][0]) for info in socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)]
     except socket.gaierror as e:
         raise httpx.ConnectError(f"cannot resolve {host}: {e}") from e
-    for info in infos:
-        addr = ipaddress.ip_address(info[4][0])
-        if not addr.is_global:
-            raise BlockedAddress(f"{host} resolves to non-public address {addr}")
 
 
 class Fetcher:
-    def __init__(self, settings: Settings, transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(
+        self, settings: Settings, transport: httpx.BaseTransport | None = None, resolver: Resolver = resolve
+    ) -> None:
+        self.resolver = resolver
         self.max_bytes = settings.max_feed_bytes
         self.total_timeout = settings.http_total_timeout
         hooks = {} if settings.allow_private_networks else {"request": [self._guard]}
@@ -42,14 +44,20 @@ class Fetcher:
             timeout=httpx.Timeout(settings.http_read_timeout, connect=settings.http_connect_timeout),
             follow_redirects=True,
             max_redirects=settings.max_redirects,
-            headers={"User-Agent": settings.user_agent, "Accept": "application/rss+xml, application/atom+xml, application/xml;q=0.9, */*;q=0.5"},
+            headers={
+                "User-Agent": settings.user_agent,
+                "Accept": "application/rss+xml, application/atom+xml, application/xml;q=0.9, */*;q=0.5",
+            },
             event_hooks=hooks,
             transport=transport,
         )
 
-    @staticmethod
-    def _guard(request: httpx.Request) -> None:
-        _check_public(request.url.host)
+    def _guard(self, request: httpx.Request) -> None:
+        host = request.url.host
+        for addr in self.resolver(host):
+            ip = ipaddress.ip_address(addr)
+            if not ip.is_global:
+                raise BlockedAddress(f"{host} resolves to the non-public address {ip}")
 
     def close(self) -> None:
         self.client.close()

@@ -38,6 +38,13 @@ return story
 """
 
 
+def _str(value: object) -> str | None:
+    """redis-py's replies are typed bytes | str; this client decodes, so they are str or None."""
+    if value is None or value == "":
+        return None
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
 class State:
     def __init__(self, client: redis.Redis, keys: Keys) -> None:
         self.r = client
@@ -50,7 +57,7 @@ class State:
         """Make Redis hold exactly ``sources``: new feeds are due now, removed ones are dropped,
         kept ones keep their schedule. Returns (added ids, removed ids)."""
         with redis_errors():
-            known = set(self.r.hkeys(self.k.sources))
+            known = {str(_str(k)) for k in self.r.hkeys(self.k.sources)}
             wanted = {s.id: s for s in sources}
             removed = sorted(known - wanted.keys())
             added = sorted(wanted.keys() - known)
@@ -81,14 +88,15 @@ class State:
 
     def feed_state(self, feed_id: str) -> FeedState:
         with redis_errors():
-            raw = self.r.hgetall(self.k.feed(feed_id))
+            raw = {_str(k): _str(v) for k, v in self.r.hgetall(self.k.feed(feed_id)).items()}
+        polled = raw.get("last_polled")
         return FeedState(
-            etag=raw.get("etag") or None,
-            last_modified=raw.get("last_modified") or None,
-            failures=int(raw.get("failures", 0)),
-            last_status=raw.get("last_status") or None,
-            last_error=raw.get("last_error") or None,
-            last_polled=float(raw["last_polled"]) if raw.get("last_polled") else None,
+            etag=raw.get("etag"),
+            last_modified=raw.get("last_modified"),
+            failures=int(raw.get("failures") or 0),
+            last_status=raw.get("last_status"),
+            last_error=raw.get("last_error"),
+            last_polled=float(polled) if polled else None,
         )
 
     def save_feed(self, feed_id: str, state: FeedState, next_due: float) -> None:
@@ -97,7 +105,7 @@ class State:
         fields = {k: ("" if v is None else str(v)) for k, v in asdict(state).items()}
         with redis_errors():
             pipe = self.r.pipeline(transaction=True)
-            pipe.hset(self.k.feed(feed_id), mapping=fields)
+            pipe.hset(self.k.feed(feed_id), mapping=fields)  # type: ignore[arg-type]  # stubs: invariant Mapping
             pipe.zadd(self.k.due, {feed_id: next_due}, xx=True)
             pipe.execute()
 

@@ -55,8 +55,7 @@ def build_alert(article: Article, story_id: str, match: RuleMatch) -> Alert:
         "rule": match.rule,
         "story": story_id,
         "matched": [
-            {"term": h.term, "surface": h.surface, "field": h.field, "start": h.start, "end": h.end}
-            for h in match.hits
+            {"term": h.term, "surface": h.surface, "field": h.field, "start": h.start, "end": h.end} for h in match.hits
         ],
         "snippet": snip,
         "article": {

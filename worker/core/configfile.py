@@ -61,27 +61,27 @@ class _Reader:
         if not isinstance(root, yaml.SequenceNode):
             self.at(root, f"expected a list of {what} (each line starting with '- ')")
             return []
-        out = []
-        for node in root.value:
-            if not isinstance(node, yaml.MappingNode):
-                self.at(node, f"expected a mapping such as {{{', '.join(keys)}}}")
-                continue
-            values: dict[str, yaml.ScalarNode] = {}
-            for key_node, value_node in node.value:
-                key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
-                if key not in keys:
-                    self.at(key_node, f"unknown key {key!r}; expected one of: {', '.join(keys)}")
-                elif key in values:
-                    self.at(key_node, f"duplicate key {key!r}")
-                elif not isinstance(value_node, yaml.ScalarNode) or value_node.tag == "tag:yaml.org,2002:null":
-                    self.at(value_node, f"{key!r} must be a single value")
-                else:
-                    values[key] = value_node
-            for key, required in keys.items():
-                if required and key not in values and not any(k.value == key for k, _ in node.value):
-                    self.at(node, f"missing {key!r}")
-            out.append(_Item(node, values))
-        return out
+        return [item for node in root.value if (item := self._item(node, keys)) is not None]
+
+    def _item(self, node: yaml.Node, keys: dict[str, bool]) -> _Item | None:
+        if not isinstance(node, yaml.MappingNode):
+            self.at(node, f"expected a mapping such as {{{', '.join(keys)}}}")
+            return None
+        values: dict[str, yaml.ScalarNode] = {}
+        for key_node, value_node in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+            if key not in keys:
+                self.at(key_node, f"unknown key {key!r}; expected one of: {', '.join(keys)}")
+            elif key in values:
+                self.at(key_node, f"duplicate key {key!r}")
+            elif not isinstance(value_node, yaml.ScalarNode) or value_node.tag == "tag:yaml.org,2002:null":
+                self.at(value_node, f"{key!r} must be a single value")
+            else:
+                values[key] = value_node
+        for key, required in keys.items():
+            if required and key not in values and not any(k.value == key for k, _ in node.value):
+                self.at(node, f"missing {key!r}")
+        return _Item(node, values)
 
     def unique_ids(self, items: list[_Item]) -> None:
         seen: dict[str, int] = {}

@@ -5,7 +5,8 @@ an optional conjunction و/ف, then an optional preposition ب/ل/ك, then an op
 with at least two letters of W left. ل + ال is written لل, so للجزائر matches الجزائر. Only
 text words are stripped, never query words: the query لبنان never matches the text بنان. And a
 text word whose first letters only look like clitics is never stripped (``UNSTRIPPED``): لبنان is
-never read as ل + بنان, nor ولبنان as و + ل + بنان. Suffixes are not stripped (إيراني is an adjective; entities come in the rules issue).
+never read as ل + بنان, nor ولبنان as و + ل + بنان. Suffixes are not stripped (إيراني is an
+adjective; entities come in the rules issue).
 
 Each text token is expanded once into its candidate stems and indexed, so looking up a query
 word is a dict lookup whatever the text length.
@@ -14,6 +15,7 @@ word is a dict lookup whatever the text length.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from worker.core.normalize import Token, tokenize
@@ -115,7 +117,7 @@ class Document:
         return [hit for f in self.fields for hit in f.find(term)]
 
 
-def match_rules(rules: list[Rule] | tuple[Rule, ...], title: str, text: str) -> list[RuleMatch]:
+def match_rules(rules: Sequence[Rule], title: str, text: str) -> list[RuleMatch]:
     """The rules that match the article, in rule order, with the hits of their positive terms."""
     doc = Document.build(title, text)
     cache: dict[Term, list[Hit]] = {}

@@ -1,0 +1,162 @@
+"""The ``marsad`` command as users run it: a subprocess, its stdout, stderr and exit code."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import redis
+
+from tests.conftest import REDIS_URL
+from tests.feeds import SEED, SEED_TITLE, rss, seed_item
+from tests.feedserver import FeedServer
+
+ROOT = Path(__file__).resolve().parent.parent
+RULES = ROOT / "config" / "rules.yaml"
+
+
+def marsad(*args: str, env: dict[str, str] | None = None, stdin: str | None = None, timeout: float = 60):
+    full_env = {**os.environ, "MARSAD_REDIS_URL": REDIS_URL, **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "worker.cli", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=ROOT,
+        timeout=timeout,
+    )
+
+
+def test_match_prints_one_line_per_article_and_rule_in_input_order(tmp_path: Path):
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("- id: iran-pakistan\n  query: إيران AND باكستان\n- id: china\n  query: الصين\n", encoding="utf-8")
+    lines = [
+        {"id": "seed", "title": SEED_TITLE, "text": SEED},
+        {"id": "none", "text": "خبر عن الطقس في القاهرة"},
+        {"id": "iran-only", "text": "زيارة إلى طهران في إيران"},
+    ]
+    stdin = "\n".join(json.dumps(x, ensure_ascii=False) for x in lines) + "\n"
+
+    res = marsad("match", "--rules", str(rules), stdin=stdin)
+
+    assert res.returncode == 0, res.stderr
+    out = [json.loads(line) for line in res.stdout.splitlines()]
+    assert [(o["id"], o["rule"]) for o in out] == [("seed", "iran-pakistan"), ("seed", "china")]
+    assert all(o["matched"] for o in out)
+
+
+def test_match_reports_every_bad_line_with_position(tmp_path: Path):
+    data = tmp_path / "in.jsonl"
+    data.write_text('{"id": "1", "text": "إيران وباكستان"}\n{"id": 2, "text": \n[1]\n{"text": "x"}\n', encoding="utf-8")
+    res = marsad("match", "--rules", str(RULES), str(data))
+    assert res.returncode == 2
+    errors = res.stderr.strip().splitlines()
+    col = len('{"id": 2, "text": ') + 1  # just past the end of the line, where a value was expected
+    assert errors == [
+        f"{data}:2:{col}: invalid JSON: Expecting value",
+        f"{data}:3:1: expected a JSON object {{id, title?, text}}",
+        f"{data}:4:1: missing id",
+    ]
+    assert "Traceback" not in res.stderr
+    assert json.loads(res.stdout)["id"] == "1"  # the good line is still matched
+
+
+def test_bad_rules_file_reports_every_problem(tmp_path: Path):
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("- id: a\n  query: (إيران\n- id: a\n  query: x\n- idd: b\n", encoding="utf-8")
+    res = marsad("match", "--rules", str(rules), stdin="")
+    assert res.returncode == 2
+    assert res.stderr.splitlines() == [
+        f"{rules}:2:16: query: missing ')'",
+        f"{rules}:3:7: duplicate id 'a' (first on line 1)",
+        f"{rules}:5:3: unknown key 'idd'; expected one of: id, query, name",
+        f"{rules}:5:3: missing 'id'",
+        f"{rules}:5:3: missing 'query'",
+    ]
+
+
+@pytest.mark.parametrize("command", ["once", "run"])
+def test_bad_sources_file_exit_2_without_traceback(tmp_path: Path, command: str):
+    sources = tmp_path / "sources.yaml"
+    sources.write_text("- id: x\n  url: ftp://example.org/feed\n  interval: soon\n", encoding="utf-8")
+    res = marsad(command, "--sources", str(sources), "--rules", str(RULES))
+    assert res.returncode == 2
+    assert res.stderr.splitlines() == [
+        f"{sources}:2:8: url 'ftp://example.org/feed' must be an http:// or https:// address",
+        f"{sources}:3:13: interval: 'soon' is not a duration; write it as 90s, 5m, 1h or 2d",
+    ]
+
+
+def test_missing_file_and_usage_errors_exit_2():
+    res = marsad("once", "--sources", "/nonexistent/sources.yaml")
+    assert (
+        res.returncode == 2
+        and res.stderr.strip() == "/nonexistent/sources.yaml: cannot read the file: No such file or directory"
+    )
+    res = marsad("frobnicate")
+    assert res.returncode == 2 and "marsad: argument command: invalid choice" in res.stderr
+
+
+def _dead_redis_url() -> str:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"redis://:hunter2@127.0.0.1:{port}/0"
+
+
+@pytest.mark.parametrize("command", [["once"], ["run"], ["tail"]])
+def test_redis_down_is_one_line_exit_1_with_password_masked(command: list[str]):
+    url = _dead_redis_url()
+    res = marsad(*command, env={"MARSAD_REDIS_URL": url})
+    assert res.returncode == 1
+    assert res.stderr.count("\n") == 1, res.stderr
+    assert res.stderr.startswith(f"marsad: cannot reach Redis at {url.replace('hunter2', '****')}; start it with")
+    assert "hunter2" not in res.stderr
+
+
+def test_once_prints_new_alerts_then_nothing(
+    tmp_path: Path, feed_server: FeedServer, prefix: str, redis_client: redis.Redis
+):
+    good = feed_server.route("/seed.xml", rss(seed_item("https://news.example.com/a/1")))
+    broken = feed_server.route("/broken.xml", status=500)
+    sources = tmp_path / "sources.yaml"
+    sources.write_text(f"- id: seed\n  url: {good}\n- id: broken\n  url: {broken}\n", encoding="utf-8")
+    env = {"MARSAD_KEY_PREFIX": prefix, "MARSAD_ALLOW_PRIVATE_NETWORKS": "true"}
+
+    first = marsad("once", "--sources", str(sources), "--rules", str(RULES), env=env)
+
+    assert first.returncode == 0, first.stderr  # one source failed, not all
+    alerts = [json.loads(line) for line in first.stdout.splitlines()]
+    assert [a["rule"] for a in alerts] == ["iran-pakistan"]
+    assert "event=feed.failed feed=broken status=http http=500" in first.stderr
+    assert redis_client.xlen(prefix + "alerts") == 1
+
+    second = marsad("once", "--sources", str(sources), "--rules", str(RULES), env=env)
+    assert second.returncode == 0 and second.stdout == ""
+    assert redis_client.xlen(prefix + "alerts") == 1
+
+
+def test_once_exits_1_when_every_source_failed(tmp_path: Path, feed_server: FeedServer, prefix: str):
+    sources = tmp_path / "sources.yaml"
+    sources.write_text(f"- id: broken\n  url: {feed_server.route('/x.xml', status=503)}\n", encoding="utf-8")
+    res = marsad(
+        "once",
+        "--sources",
+        str(sources),
+        "--rules",
+        str(RULES),
+        env={"MARSAD_KEY_PREFIX": prefix, "MARSAD_ALLOW_PRIVATE_NETWORKS": "1"},
+    )
+    assert res.returncode == 1 and res.stdout == ""
+
+
+def test_bad_setting_is_named(tmp_path: Path):
+    res = marsad("match", "--rules", str(RULES), stdin="", env={"MARSAD_TICK_INTERVAL": "often"})
+    assert res.returncode == 2
+    assert res.stderr.startswith("MARSAD_TICK_INTERVAL: ") and "Traceback" not in res.stderr

@@ -1,0 +1,222 @@
+"""One feed poll on real Redis and a real local HTTP server: the pipeline, dedup and every bad
+feed the foundation issue names. The same ``poll_feed`` runs in the Celery task."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+
+import pytest
+import redis
+
+from tests.feeds import SEED, SEED_TITLE, item, rss, seed_item
+from tests.feedserver import FeedServer
+from worker.adapters.keys import Keys
+from worker.config import Settings
+from worker.core.clean import clean_text
+from worker.core.match import Rule
+from worker.errors import InfrastructureError
+from worker.models import Source
+from worker.poll import Runtime, poll_feed
+
+RULES = [Rule.from_query("iran-pakistan", "إيران AND باكستان")]
+
+
+@pytest.fixture
+def rt(settings: Settings) -> Runtime:
+    runtime = Runtime.build(settings, RULES)
+    yield runtime
+    runtime.close()
+
+
+def stream(client: redis.Redis, keys: Keys) -> list[dict]:
+    return [json.loads(fields["alert"]) for _, fields in client.xrange(keys.stream)]
+
+
+def test_seed_article_alerts_once_with_artifacts_gone(rt: Runtime, feed_server: FeedServer, redis_client, prefix):
+    url = feed_server.route("/feed.xml", rss(seed_item("https://news.example.com/a/1?utm_source=rss")))
+    source = Source("seed", url, "ar")
+
+    report = poll_feed(rt, source)
+
+    assert report.outcome == "ok" and report.new == 1
+    alerts = stream(redis_client, Keys(prefix))
+    assert [a["rule"] for a in alerts] == ["iran-pakistan"]
+    alert = alerts[0]
+    assert alert["schema"] == 1
+    assert alert["article"]["url"] == "https://news.example.com/a/1"
+    assert alert["article"]["title"] == SEED_TITLE
+    assert alert["article"]["language"] == "ar"
+    assert "[ad_" not in alert["snippet"] and "المصدر" not in alert["snippet"]
+    cleaned = {"title": SEED_TITLE, "text": clean_text(SEED, is_html=False, title=SEED_TITLE)}
+    assert alert["matched"]
+    for m in alert["matched"]:
+        assert cleaned[m["field"]][m["start"] : m["end"]] == m["surface"]
+    assert alert["snippet"] in cleaned["text"].replace("\n", " ") or alert["snippet"].strip("…") in cleaned["text"]
+    assert {m["term"] for m in alert["matched"]} == {"إيران", "باكستان"}
+
+    # Unchanged feed: the server answers 304 to the stored ETag; nothing new, nothing published.
+    again = poll_feed(rt, source)
+    assert again.outcome == "not-modified" and again.published == []
+    assert feed_server.hits("/feed.xml")[-1].get("if-none-match")
+    assert len(stream(redis_client, Keys(prefix))) == 1
+
+
+def test_same_story_under_other_urls_gives_no_second_alert(rt: Runtime, feed_server: FeedServer, redis_client, prefix):
+    first = feed_server.route("/one.xml", rss(seed_item("https://news.example.com/a/1")))
+    utm = feed_server.route("/two.xml", rss(seed_item("https://news.example.com/a/1?utm_source=tw&utm_medium=x")))
+    other_host = feed_server.route("/three.xml", rss(seed_item("https://aggregator.example.net/story/998")))
+
+    published = [poll_feed(rt, Source(f"s{i}", u)).published for i, u in enumerate((first, utm, other_host))]
+
+    assert [len(p) for p in published] == [1, 0, 0]
+    assert len(stream(redis_client, Keys(prefix))) == 1
+
+
+def test_changed_text_is_the_same_story(rt: Runtime, feed_server: FeedServer, redis_client, prefix):
+    link = "https://news.example.com/a/7"
+    url = feed_server.route("/f.xml", rss(item("خبر", link, "زيارة إلى باكستان")))
+    assert poll_feed(rt, Source("f", url)).published == []
+    # The article is updated and now matches: it alerts once, under the story of its URL.
+    feed_server.route("/f.xml", rss(item("خبر", link, "زيارة إلى باكستان ثم إلى إيران")))
+    report = poll_feed(rt, Source("f", url))
+    assert len(report.published) == 1
+    feed_server.route("/f.xml", rss(item("خبر", link, "زيارة إلى باكستان ثم إلى إيران، وتحديث آخر")))
+    assert poll_feed(rt, Source("f", url)).published == []
+    alerts = stream(redis_client, Keys(prefix))
+    assert len(alerts) == 1 and alerts[0]["story"] == alerts[0]["article"]["id"]
+
+
+def test_old_entries_are_recorded_but_raise_no_alert(rt: Runtime, feed_server: FeedServer, redis_client, prefix):
+    url = feed_server.route("/old.xml", rss(seed_item("https://news.example.com/old", age=5 * 86400)))
+    report = poll_feed(rt, Source("old", url))
+    assert report.new == 1 and report.published == []
+    # Seen: a later poll (same body without ETag) finds nothing new.
+    feed_server.routes["/old.xml"].etag = False
+    assert poll_feed(rt, Source("old", url)).new == 0
+
+
+def test_max_article_age_zero_turns_the_limit_off(settings: Settings, feed_server: FeedServer):
+    rt = Runtime.build(settings.model_copy(update={"max_article_age": 0}), RULES)
+    url = feed_server.route("/old.xml", rss(seed_item("https://news.example.com/old", age=30 * 86400)))
+    assert len(poll_feed(rt, Source("old", url)).published) == 1
+    rt.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.parametrize(
+    ("path", "route", "outcome"),
+    [
+        ("/500.xml", {"status": 500, "body": b"oops"}, "http"),
+        ("/404.xml", None, "http"),
+        ("/malformed.xml", {"body": b"<html><body><p>not a feed</p>"}, "unparsable"),
+        ("/slow.xml", {"body": b"<rss/>", "delay": 3.0}, "timeout"),
+    ],
+)
+def test_bad_feed_is_an_outcome_with_backoff(rt, feed_server, redis_client, prefix, path, route, outcome):
+    url = feed_server.route(path, **route) if route else feed_server.url(path)
+    keys = Keys(prefix)
+    rt.state.sync_sources([Source("bad", url)], now=0)
+    now = time.time()
+
+    report = poll_feed(rt, Source("bad", url), now=now)
+
+    assert report.outcome == outcome and report.failed
+    state = rt.state.feed_state("bad")
+    assert state.failures == 1 and state.last_status == outcome and state.last_error
+    first_due = redis_client.zscore(keys.due, "bad")
+    # Backed off: 2 x the interval (300 s) for the first failure, more for the second.
+    assert first_due >= now + 2 * rt.settings.default_interval
+    poll_feed(rt, Source("bad", url), now=now)
+    assert rt.state.feed_state("bad").failures == 2
+    assert redis_client.zscore(keys.due, "bad") >= now + 4 * rt.settings.default_interval
+
+
+def test_refused_connection_is_an_outcome(rt: Runtime):
+    report = poll_feed(rt, Source("down", f"http://127.0.0.1:{_free_port()}/feed.xml"))
+    assert report.outcome == "connect" and rt.state.feed_state("down").failures == 1
+
+
+def test_recovery_resets_failures(rt: Runtime, feed_server: FeedServer):
+    url = feed_server.route("/flaky.xml", status=500)
+    poll_feed(rt, Source("flaky", url))
+    feed_server.route("/flaky.xml", rss(seed_item("https://news.example.com/flaky")))
+    report = poll_feed(rt, Source("flaky", url))
+    assert report.outcome == "ok" and len(report.published) == 1
+    assert rt.state.feed_state("flaky").failures == 0
+
+
+def test_empty_feed(rt: Runtime, feed_server: FeedServer):
+    url = feed_server.route("/empty.xml", rss())
+    report = poll_feed(rt, Source("empty", url))
+    assert (report.outcome, report.entries, report.published) == ("ok", 0, [])
+
+
+def test_windows_1256_feed(rt: Runtime, feed_server: FeedServer, redis_client, prefix):
+    body = rss(
+        item("إيران وباكستان تتفقان", "https://news.example.com/cp", "اتفاق بين إيران وباكستان"),
+        encoding="windows-1256",
+    )
+    url = feed_server.route("/cp1256.xml", body, content_type="application/rss+xml")
+    report = poll_feed(rt, Source("cp", url))
+    assert len(report.published) == 1
+    alert = stream(redis_client, Keys(prefix))[0]
+    assert alert["article"]["title"] == "إيران وباكستان تتفقان"
+
+
+def test_too_large_feed(settings: Settings, feed_server: FeedServer):
+    rt = Runtime.build(settings.model_copy(update={"max_feed_bytes": 2048}), RULES)
+    url = feed_server.route("/big.xml", rss(seed_item("https://news.example.com/big")))
+    assert poll_feed(rt, Source("big", url)).outcome == "too-large"
+    rt.close()
+
+
+def test_private_address_blocked_by_default(prefix: str, feed_server: FeedServer):
+    settings = Settings(key_prefix=prefix, allow_private_networks=False)
+    rt = Runtime.build(settings, RULES)
+    url = feed_server.route("/f.xml", rss(seed_item("https://news.example.com/x")))
+    report = poll_feed(rt, Source("private", url))
+    assert report.outcome == "blocked" and feed_server.hits("/f.xml") == []
+    rt.close()
+
+
+def test_redirect_to_private_address_blocked(prefix: str):
+    import httpx
+
+    from worker.adapters.http import Fetcher
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(302, headers={"Location": "http://127.0.0.1/admin"})
+
+    # No public DNS here: a resolver that says the feed host is public, and the guard must stop
+    # the redirect to 127.0.0.1 before anything is sent there.
+    addresses = {"feeds.example.com": ["93.184.216.34"], "127.0.0.1": ["127.0.0.1"]}
+    sent: list[str] = []
+
+    def recording(request: httpx.Request) -> httpx.Response:
+        sent.append(request.url.host)
+        return handler(request)
+
+    fetcher = Fetcher(Settings(key_prefix=prefix), httpx.MockTransport(recording), addresses.__getitem__)
+    result = fetcher.fetch("http://feeds.example.com/rss")
+    assert result.outcome == "blocked" and "127.0.0.1" in (result.error or "")
+    assert sent == ["feeds.example.com"]
+
+
+def test_redis_down_is_infrastructure_error_and_nothing_published_is_lost(
+    rt: Runtime, feed_server: FeedServer, redis_client, prefix
+):
+    url = feed_server.route("/feed.xml", rss(seed_item("https://news.example.com/a/1")))
+    assert len(poll_feed(rt, Source("seed", url)).published) == 1
+
+    down = Runtime.build(rt.settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{_free_port()}/0"}), RULES)
+    with pytest.raises(InfrastructureError):
+        poll_feed(down, Source("seed", url))
+    down.close()
+    assert len(stream(redis_client, Keys(prefix))) == 1
