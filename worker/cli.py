@@ -195,6 +195,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from worker.logs import setup
 
         setup(settings.log_level)
+        if args.command in ("run", "once"):
+            from worker.logs import event
+
+            event("settings.loaded", **settings.masked())
         return COMMANDS[args.command](args, settings)
     except ConfigError as e:
         return _problems(e.problems)
