@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 REDIS_URL ?= $(or $(MARSAD_REDIS_URL),redis://127.0.0.1:6379/0)
 
-.PHONY: help install run redis test check lint format bench clean
+.PHONY: help install run redis test check format bench-pipeline clean
 
 help:
 	@echo "make run    - install and run marsad (beat + worker), starting a private Redis if needed"
@@ -39,8 +39,8 @@ format: install
 	$(BIN)/ruff check --fix worker tests bench scripts
 	$(BIN)/ruff format worker tests bench scripts
 
-bench-match: install
-	$(BIN)/python bench/bench_match.py
+bench-pipeline: install
+	$(BIN)/python bench/bench_pipeline.py
 
 clean:
 	rm -rf $(VENV) .marsad .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from worker.core.normalize import Token, tokenize
 from worker.core.query import Node, Term, evaluate, parse_query, positive_terms, terms
@@ -49,8 +50,9 @@ class Rule:
         return cls(rule_id, query, parse_query(query), name)
 
 
-def stems(word: str) -> set[str]:
-    """Every form of the folded text word ``word`` a query word may equal."""
+@lru_cache(maxsize=200_000)
+def stems(word: str) -> frozenset[str]:
+    """Every form of the folded text word ``word`` a query word may equal (cached: see fold_word)."""
     out = {word}
     for conj in _CONJ:
         if not word.startswith(conj):
@@ -73,7 +75,7 @@ def stems(word: str) -> set[str]:
                 # لل: the article's alef is not written after ل (للجزائر = ل + الجزائر)
                 cands += ["ا" + w2, w2[1:]]
             out.update(c for c in cands if len(c) >= _MIN_STEM)
-    return out
+    return frozenset(out)
 
 
 class FieldIndex:
