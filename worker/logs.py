@@ -18,7 +18,7 @@ def _fmt(value: object) -> str:
     return text
 
 
-def event(name: str, level: int = logging.INFO, **fields: object) -> None:
+def event(name: str, level: int = logging.INFO, /, **fields: object) -> None:
     parts = [f"event={name}"] + [f"{k}={_fmt(v)}" for k, v in fields.items() if v is not None]
     _log.log(level, " ".join(parts))
 
