@@ -19,6 +19,7 @@ from worker.core.clean import clean_text, clean_title
 from worker.core.configfile import load_rules, load_sources, read_config
 from worker.core.match import Rule, match_rules
 from worker.errors import ConfigError, InfrastructureError, Problem
+from worker.logs import event
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -82,6 +83,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     read_config(settings.rules_file, load_rules)
     if not _redis_ok(settings):
         return EXIT_FAILURE
+    event("settings.loaded", **settings.masked())
     from worker.celery_app import app, keys
 
     app.worker_main(
@@ -105,6 +107,7 @@ def cmd_once(args: argparse.Namespace, settings: Settings) -> int:
     rules = read_config(settings.rules_file, load_rules)
     if not _redis_ok(settings):
         return EXIT_FAILURE
+    event("settings.loaded", **settings.masked())
     rt = Runtime.build(settings, rules)
     failed = 0
     try:
@@ -195,10 +198,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         from worker.logs import setup
 
         setup(settings.log_level)
-        if args.command in ("run", "once"):
-            from worker.logs import event
-
-            event("settings.loaded", **settings.masked())
         return COMMANDS[args.command](args, settings)
     except ConfigError as e:
         return _problems(e.problems)

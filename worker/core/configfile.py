@@ -145,9 +145,14 @@ def load_sources(text: str, path: str = "sources.yaml") -> list[Source]:
     ]
 
 
-def _query_offset(node: yaml.ScalarNode) -> int:
-    """Columns from the node's mark to the query's first character (past an opening quote)."""
-    return 1 if node.style in ("'", '"') else 0
+def _query_column(text: str, node: yaml.ScalarNode, offset: int) -> int:
+    """Columns from the node's mark to the query character at ``offset``. Exact when the value
+    stands in the file as written (one line, no escapes); otherwise the value's first column."""
+    raw = text[node.start_mark.index : node.end_mark.index]
+    quoted = node.style in ("'", '"')
+    if (raw[1:-1] if quoted else raw) == node.value:
+        return offset + (1 if quoted else 0)
+    return 0
 
 
 def load_rules(text: str, path: str = "rules.yaml") -> list[Rule]:
@@ -163,8 +168,7 @@ def load_rules(text: str, path: str = "rules.yaml") -> list[Rule]:
         try:
             node = parse_query(qnode.value)
         except QueryError as e:
-            single_line = "\n" not in qnode.value and qnode.style in (None, "", "'", '"')
-            r.at(qnode, f"query: {e.message}", _query_offset(qnode) + e.offset if single_line else 0)
+            r.at(qnode, f"query: {e.message}", _query_column(text, qnode, e.offset))
             continue
         name = item.values["name"].value if "name" in item.values else None
         rules.append(Rule(item.values["id"].value, qnode.value, node, name))

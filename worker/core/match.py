@@ -53,6 +53,8 @@ class Rule:
 @lru_cache(maxsize=200_000)
 def stems(word: str) -> frozenset[str]:
     """Every form of the folded text word ``word`` a query word may equal (cached: see fold_word)."""
+    if word in UNSTRIPPED:
+        return frozenset((word,))
     out = {word}
     for conj in _CONJ:
         if not word.startswith(conj):

@@ -25,6 +25,9 @@ _JOINERS = "\u0640\u200b-\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff"
 # A word: letters and digits (\w without "_"), with marks and joiners inside it.
 _WORD = re.compile(rf"(?:[^\W_]|[{_MARKS}{_JOINERS}])+")
 _DROP = re.compile(rf"[{_MARKS}{_JOINERS}]+")
+# After NFKC a word may hold non-word characters (presentation-form tashkeel becomes space + mark,
+# ¼ becomes 1⁄4): they are removed so that folding is idempotent.
+_NON_WORD = re.compile(r"[\W_]+")
 
 _FOLD = str.maketrans(
     {
@@ -63,8 +66,8 @@ class Token:
 @lru_cache(maxsize=200_000)
 def fold_word(word: str) -> str:
     """Fold one word (no spaces) to its match form. Idempotent."""
-    word = unicodedata.normalize("NFKC", word)
-    return _DROP.sub("", word).translate(_FOLD).lower()
+    word = unicodedata.normalize("NFKC", word).lower()  # lower() may add marks (İ -> i + U+0307)
+    return _NON_WORD.sub("", _DROP.sub("", word).translate(_FOLD))
 
 
 def tokenize(text: str) -> list[Token]:

@@ -40,13 +40,16 @@ def parse_feed(body: bytes, headers: Mapping[str, str] | None = None, base_url: 
     if base_url:
         hdrs.setdefault("content-location", base_url)
     d = feedparser.parse(body, response_headers=hdrs, sanitize_html=False, resolve_relative_uris=True)
-    if d.get("bozo") and not d.entries and not d.get("version"):
+    if d.get("bozo") and not d.entries:
+        # Not a feed, or a feed cut off before its first entry: a failure, not an empty feed.
         raise FeedParseError(f"not a feed: {d.get('bozo_exception')}")
     entries = []
     for e in d.entries:
-        url = e.get("link") or (e.get("id") if str(e.get("id", "")).startswith("http") else None)
-        if not url:
-            continue  # an entry without a link cannot be deduplicated or opened; skipped
+        # feedparser copies a permalink guid into ``link``; a guid such as urn:uuid:… or tag:…
+        # is no address, and an entry without one cannot be opened or deduplicated: skipped.
+        url = e.get("link") or ""
+        if not url.startswith(("http://", "https://")):
+            continue
         content, is_html = _content(e)
         title = e.get("title", "")
         entries.append(Entry(url, title, content, is_html, _published(e), e.get("id")))
