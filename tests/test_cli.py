@@ -160,3 +160,37 @@ def test_bad_setting_is_named(tmp_path: Path):
     res = marsad("match", "--rules", str(RULES), stdin="", env={"MARSAD_TICK_INTERVAL": "often"})
     assert res.returncode == 2
     assert res.stderr.startswith("MARSAD_TICK_INTERVAL: ") and "Traceback" not in res.stderr
+
+
+def test_tail_prints_alerts_as_they_are_published(prefix: str, redis_client: redis.Redis):
+    import time
+
+    from worker.adapters.keys import Keys
+    from worker.adapters.publish import Publisher
+    from worker.models import Alert
+
+    env = {**os.environ, "MARSAD_REDIS_URL": REDIS_URL, "MARSAD_KEY_PREFIX": prefix}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "worker.cli", "tail", "--rule", "iran-pakistan"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stderr is not None and "listening on" in proc.stderr.readline()
+        keys = Keys(prefix)
+        publisher = Publisher(redis_client, keys, ttl=60, maxlen=100)
+        other = Alert("b" * 40, "other-rule", "s2", json.dumps({"id": "b" * 40, "rule": "other-rule"}))
+        mine = Alert("a" * 40, "iran-pakistan", "s1", json.dumps({"id": "a" * 40, "rule": "iran-pakistan"}))
+        deadline = time.monotonic() + 10
+        while redis_client.pubsub_numsub(keys.rule_channel("iran-pakistan"))[0][1] == 0:
+            assert time.monotonic() < deadline, "tail never subscribed"
+            time.sleep(0.05)
+        assert publisher.publish(other) and publisher.publish(mine)
+        assert proc.stdout is not None
+        assert json.loads(proc.stdout.readline()) == {"id": "a" * 40, "rule": "iran-pakistan"}
+    finally:
+        proc.terminate()
+        proc.wait(10)
