@@ -220,3 +220,55 @@ def test_redis_down_is_infrastructure_error_and_nothing_published_is_lost(
         poll_feed(down, Source("seed", url))
     down.close()
     assert len(stream(redis_client, Keys(prefix))) == 1
+
+
+def test_an_edited_copy_stays_in_the_story_it_copied(rt: Runtime, feed_server: FeedServer, redis_client, prefix):
+    """A copy of a known text under another URL raises no alert; when the copy is later edited,
+    it is still that story, so it raises no second alert either."""
+    original = feed_server.route("/a.xml", rss(seed_item("https://news.example.com/a/1")))
+    copy_link = "https://aggregator.example.net/story/9"
+    copy = feed_server.route("/b.xml", rss(seed_item(copy_link)))
+    assert len(poll_feed(rt, Source("a", original)).published) == 1
+    assert poll_feed(rt, Source("b", copy)).published == []
+
+    edited = SEED + "\n\nتحديث: وصل الوفد إلى إسلام آباد."
+    feed_server.route("/b.xml", rss(item(SEED_TITLE, copy_link, edited)))
+    report = poll_feed(rt, Source("b", copy))
+
+    assert report.new == 1 and report.published == []
+    assert len(stream(redis_client, Keys(prefix))) == 1
+
+
+def test_undated_entries_are_archive_on_the_first_poll_and_news_afterwards(rt: Runtime, feed_server: FeedServer):
+    def undated(link: str, body: str) -> str:
+        return f"<item><title>خبر</title><link>{link}</link><description>{body}</description></item>"
+
+    url = feed_server.route("/u.xml", rss(undated("https://news.example.com/u/1", "إيران وباكستان")))
+    first = poll_feed(rt, Source("u", url))
+    assert first.new == 1 and first.published == []
+    feed_server.route(
+        "/u.xml",
+        rss(
+            undated("https://news.example.com/u/1", "إيران وباكستان"),
+            undated("https://news.example.com/u/2", "وفد من باكستان يزور إيران"),
+        ),
+    )
+    second = poll_feed(rt, Source("u", url))
+    assert second.new == 1 and len(second.published) == 1
+
+
+def test_unexpected_error_is_recorded_as_a_failure_not_a_poison_feed(rt: Runtime, feed_server: FeedServer, monkeypatch):
+    """A bug while processing one feed (here: the matcher raising) must back the feed off and be
+    logged, not escape and leave the feed's schedule untouched."""
+    import worker.poll
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("matcher exploded")
+
+    monkeypatch.setattr(worker.poll, "alerts_for", broken)
+    url = feed_server.route("/x.xml", rss(seed_item("https://news.example.com/x")))
+    rt.state.sync_sources([Source("x", url)], now=0)
+    report = poll_feed(rt, Source("x", url), now=1000.0)
+    assert report.outcome == "error" and "matcher exploded" in (report.error or "")
+    assert rt.state.feed_state("x").failures == 1
+    assert rt.redis.zscore(Keys(rt.settings.key_prefix).due, "x") >= 1000 + 2 * rt.settings.default_interval

@@ -65,7 +65,7 @@ def test_failure_counts_up_and_keeps_validators(result: FetchResult) -> None:
 
 def test_unparsable_body_is_a_failure_and_does_not_store_its_validators() -> None:
     """A 200 whose body did not parse must be fetched in full again, not answered by a 304."""
-    state = next_state(OLD, ok(), NOW, error="not a feed: syntax error")
+    state = next_state(OLD, ok(), NOW, failure=("unparsable", "not a feed: syntax error"))
     assert state.failures == 1
     assert state.last_status == "unparsable"
     assert state.last_error == "not a feed: syntax error"

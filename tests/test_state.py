@@ -54,11 +54,12 @@ def test_story_is_shared_by_url_and_by_text(redis_client: redis.Redis, prefix: s
     assert state.story(article("u3", "h3"), ttl=60) == "u3"
 
 
-def test_unseen_drops_same_url_same_text_and_same_text_elsewhere(redis_client: redis.Redis, prefix: str):
+def test_triage_drops_seen_and_separates_copies_of_known_texts(redis_client: redis.Redis, prefix: str):
     state = State(redis_client, Keys(prefix))
     state.mark_seen([article("u1", "h1")], ttl=60)
-    fresh = state.unseen([article("u1", "h1"), article("u1", "h9"), article("u2", "h1"), article("u3", "h3")])
-    assert [(a.id, a.text_hash) for a in fresh] == [("u1", "h9"), ("u3", "h3")]
+    new, copies = state.triage([article("u1", "h1"), article("u1", "h9"), article("u2", "h1"), article("u3", "h3")])
+    assert [(a.id, a.text_hash) for a in new] == [("u1", "h9"), ("u3", "h3")]
+    assert [(a.id, a.text_hash) for a in copies] == [("u2", "h1")]
 
 
 def test_publish_is_idempotent_and_atomic(redis_client: redis.Redis, prefix: str):

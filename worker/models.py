@@ -28,6 +28,7 @@ class FeedState:
     last_status: str | None = None  # "ok", "not-modified" or a failure kind
     last_error: str | None = None
     last_polled: float | None = None
+    last_ok: float | None = None  # last successful fetch (200 or 304); None: never polled yet
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class FetchResult:
     last_modified: str | None = None
     final_url: str | None = None
     error: str | None = None
+    moved_to: str | None = None  # set when a permanent redirect (301/308) was followed
 
     @property
     def failed(self) -> bool:

@@ -28,9 +28,9 @@ from worker.core.match import Rule
 from worker.core.parse import parse_feed
 from worker.core.pipeline import alerts_for, candidates
 from worker.core.schedule import next_poll_at, next_state
-from worker.errors import FeedParseError
+from worker.errors import FeedParseError, InfrastructureError
 from worker.logs import event
-from worker.models import Alert, ParsedFeed, Source
+from worker.models import Alert, FetchResult, ParsedFeed, Source
 
 
 @dataclass
@@ -76,21 +76,23 @@ class PollReport:
         return self.outcome not in ("ok", "not-modified")
 
 
-def _process(rt: Runtime, source: Source, parsed: ParsedFeed, now: float) -> tuple[int, list[Alert]]:
+def _process(
+    rt: Runtime, source: Source, parsed: ParsedFeed, now: float, first_poll: bool
+) -> tuple[int, list[Alert]]:
     s = rt.settings
-    cands = candidates(source, parsed.entries, parsed.language, now, s.max_article_age)
-    too_old = {c.article.id for c in cands if c.too_old}
-    fresh = rt.state.unseen([c.article for c in cands])
+    cands = candidates(source, parsed.entries, parsed.language, now, s.max_article_age, first_poll)
+    fresh, copies = rt.state.triage([c.article for c in cands])
+    silent = {c.article.id for c in cands if c.too_old} | {a.id for a in copies}
     published: list[Alert] = []
-    for article in fresh:
+    for article in fresh + copies:
         story = rt.state.story(article, s.dedup_ttl)
-        if article.id in too_old:
-            continue  # recorded as seen (below) but no alert: no backlog flood
+        if article.id in silent:
+            continue  # recorded (story and seen) but no alert: archive, or a copy of a known text
         for alert in alerts_for(article, story, rt.rules):
             if rt.publisher.publish(alert):
                 published.append(alert)
                 event("alert.published", alert=alert.id, rule=alert.rule, story=story, feed=source.id)
-    rt.state.mark_seen(fresh, s.dedup_ttl)
+    rt.state.mark_seen(fresh + copies, s.dedup_ttl)
     return len(fresh), published
 
 
@@ -99,23 +101,31 @@ def poll_feed(rt: Runtime, source: Source, now: float | None = None) -> PollRepo
     now = time.time() if now is None else now
     s = rt.settings
     state = rt.state.feed_state(source.id)
-    result = rt.fetcher.fetch(source.url, conditional_headers(state))
-    error: str | None = None
+    result = FetchResult("error")
+    failure: tuple[str, str] | None = None
     entries, new, published = 0, 0, list[Alert]()
-    if result.outcome == "ok":
-        try:
+    try:
+        result = rt.fetcher.fetch(source.url, conditional_headers(state))
+        if result.outcome == "ok":
             parsed = parse_feed(result.body, result.headers, result.final_url or source.url)
-        except FeedParseError as e:
-            error = str(e)
-        else:
             entries = len(parsed.entries)
-            new, published = _process(rt, source, parsed, now)
-    new_state = next_state(state, result, now, error)
+            new, published = _process(rt, source, parsed, now, first_poll=state.last_ok is None)
+    except FeedParseError as e:
+        failure = ("unparsable", str(e))
+    except InfrastructureError:
+        raise  # our Redis: the task retries
+    except Exception as e:
+        # A bug, or the task's soft time limit: logged loudly, and recorded like any failure so
+        # that one feed cannot poison the schedule (it backs off instead of coming back forever).
+        logging.getLogger("marsad").exception("event=feed.error feed=%s", source.id)
+        failure = ("error", f"{type(e).__name__}: {e}")
+    new_state = next_state(state, result, now, failure)
     interval = max(source.interval or s.default_interval, s.min_interval)
-    rt.state.save_feed(source.id, new_state, next_poll_at(new_state, interval, now, s.max_backoff, random.random()))
-    report = PollReport(
-        source.id, new_state.last_status or result.outcome, entries, new, published, new_state.last_error
-    )
+    next_due = next_poll_at(new_state, interval, now, s.max_backoff, random.random())
+    rt.state.save_feed(source.id, new_state, next_due, s.dedup_ttl)
+    report = PollReport(source.id, new_state.last_status or "error", entries, new, published, new_state.last_error)
+    if result.moved_to:
+        event("feed.moved", logging.WARNING, feed=source.id, url=source.url, to=result.moved_to)
     event(
         "feed.failed" if report.failed else "feed.polled",
         logging.WARNING if report.failed else logging.INFO,

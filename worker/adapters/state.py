@@ -1,7 +1,9 @@
 """Feed schedule, feed state, seen sets and the story index in Redis.
 
-Every multi-key change is atomic (a Lua script or MULTI), because two ticks, two workers or a
-task delivered twice may run at the same moment; see docs/architecture.md "Running twice".
+Claims, stories and schedule changes are atomic (a Lua script or MULTI), because two ticks, two
+workers or a task delivered twice may run at the same moment. Seen marks are a plain pipeline:
+a partial mark only means some work is redone, which publishing makes harmless. See
+docs/architecture.md "Running twice".
 """
 
 from __future__ import annotations
@@ -65,10 +67,14 @@ class State:
             if wanted:
                 pipe.hset(self.k.sources, mapping={i: json.dumps(asdict(s)) for i, s in wanted.items()})
                 pipe.zadd(self.k.due, dict.fromkeys(wanted, now), nx=True)
+            # An added feed starts afresh: no state left by an earlier life under the same id
+            # (a stale ETag would hide its entries behind a 304).
+            gone = [self.k.feed(i) for i in (*removed, *added)]
+            if gone:
+                pipe.delete(*gone)
             if removed:
                 pipe.hdel(self.k.sources, *removed)
                 pipe.zrem(self.k.due, *removed)
-                pipe.delete(*(self.k.feed(i) for i in removed))
             pipe.execute()
         return added, removed
 
@@ -97,37 +103,43 @@ class State:
             last_status=raw.get("last_status"),
             last_error=raw.get("last_error"),
             last_polled=float(polled) if polled else None,
+            last_ok=float(ok) if (ok := raw.get("last_ok")) else None,
         )
 
-    def save_feed(self, feed_id: str, state: FeedState, next_due: float) -> None:
+    def save_feed(self, feed_id: str, state: FeedState, next_due: float, ttl: float) -> None:
         """Store the state and the next due time together. ZADD XX: a feed removed from
-        sources.yaml while it was being polled stays removed."""
+        sources.yaml while it was being polled stays removed; the TTL lets the state of such a
+        feed (or of one polled only by ``marsad once``) expire instead of lingering."""
         fields = {k: ("" if v is None else str(v)) for k, v in asdict(state).items()}
         with redis_errors():
             pipe = self.r.pipeline(transaction=True)
             pipe.hset(self.k.feed(feed_id), mapping=fields)  # type: ignore[arg-type]  # stubs: invariant Mapping
+            pipe.expire(self.k.feed(feed_id), int(ttl))
             pipe.zadd(self.k.due, {feed_id: next_due}, xx=True)
             pipe.execute()
 
     # --- seen articles and stories ----------------------------------------------------------
-    def unseen(self, articles: Sequence[Article]) -> list[Article]:
-        """The articles not processed before: neither this URL with this text, nor this text
-        under any URL. One round trip for the whole feed."""
+    def triage(self, articles: Sequence[Article]) -> tuple[list[Article], list[Article]]:
+        """Split articles into (new, copies); the rest were processed before (this URL with this
+        text) and are dropped. A copy is a text already processed under another URL: it raises
+        no alert, but its URL must still be tied to that story, or a later edit of the copy
+        would look like a story of its own. One round trip for the whole feed."""
         if not articles:
-            return []
+            return [], []
         with redis_errors():
             pipe = self.r.pipeline(transaction=False)
             for a in articles:
                 pipe.get(self.k.seen_url(a.id))
                 pipe.exists(self.k.seen_text(a.text_hash))
             replies = pipe.execute()
-        out = []
+        new: list[Article] = []
+        copies: list[Article] = []
         for i, a in enumerate(articles):
             url_hash, text_seen = replies[2 * i], replies[2 * i + 1]
-            if url_hash == a.text_hash or (text_seen and url_hash is None):
+            if url_hash == a.text_hash:
                 continue
-            out.append(a)
-        return out
+            (copies if text_seen and url_hash is None else new).append(a)
+        return new, copies
 
     def story(self, article: Article, ttl: float) -> str:
         with redis_errors():

@@ -41,14 +41,25 @@ def to_article(source: Source, entry: Entry, feed_language: str | None, now: flo
 
 
 def candidates(
-    source: Source, entries: Sequence[Entry], feed_language: str | None, now: float, max_age: float
+    source: Source,
+    entries: Sequence[Entry],
+    feed_language: str | None,
+    now: float,
+    max_age: float,
+    first_poll: bool = False,
 ) -> list[Candidate]:
     """Articles of the entries, one per canonical URL, flagged when older than ``max_age``
-    seconds (0 turns the limit off) so a new feed does not alert on its whole archive."""
+    seconds (0 turns the limit off) so a new feed does not alert on its whole archive. An entry
+    without a date has no age: on a feed's first poll it is taken as archive too, afterwards as new."""
     out: dict[str, Candidate] = {}
     for entry in entries:
         article = to_article(source, entry, feed_language, now)
-        too_old = max_age > 0 and entry.published is not None and entry.published < now - max_age
+        if max_age <= 0:
+            too_old = False
+        elif entry.published is None:
+            too_old = first_poll
+        else:
+            too_old = entry.published < now - max_age
         out.setdefault(article.url, Candidate(article, too_old))
     return list(out.values())
 

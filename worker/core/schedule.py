@@ -10,18 +10,22 @@ from __future__ import annotations
 from worker.models import FeedState, FetchResult
 
 
-def next_state(state: FeedState, result: FetchResult, now: float, error: str | None = None) -> FeedState:
-    """The feed state after a poll. ``error`` overrides (a body that fetched but did not parse)."""
-    failed = result.failed or error is not None
+def next_state(
+    state: FeedState, result: FetchResult, now: float, failure: tuple[str, str] | None = None
+) -> FeedState:
+    """The feed state after a poll. ``failure`` (kind, message) marks a poll whose fetch worked
+    but whose processing did not (an unparsable body, an unexpected error)."""
+    kind, error = failure if failure else (result.outcome, result.error)
+    failed = result.failed or failure is not None
+    fresh = result.outcome == "ok" and not failed  # only a processed body may update validators
     return FeedState(
-        etag=(result.etag or state.etag) if result.outcome == "ok" and not failed else state.etag,
-        last_modified=(result.last_modified or state.last_modified)
-        if result.outcome == "ok" and not failed
-        else state.last_modified,
+        etag=(result.etag or state.etag) if fresh else state.etag,
+        last_modified=(result.last_modified or state.last_modified) if fresh else state.last_modified,
         failures=state.failures + 1 if failed else 0,
-        last_status=("unparsable" if error else result.outcome),
-        last_error=error or result.error,
+        last_status=kind,
+        last_error=error,
         last_polled=now,
+        last_ok=state.last_ok if failed else now,
     )
 
 
