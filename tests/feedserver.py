@@ -6,6 +6,7 @@ also answer with a status, a delay, or a redirect; every request is recorded.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import threading
 import time
@@ -21,6 +22,7 @@ class Route:
     delay: float = 0.0
     location: str | None = None
     etag: bool = True
+    gzip: bool = False
 
     @property
     def tag(self) -> str:
@@ -40,12 +42,13 @@ class FeedServer:
 
     def url(self, path: str) -> str:
         assert self.httpd is not None
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}{path}"
+        host, port = self.httpd.server_address[:2]
+        return f"http://{host}:{port}{path}"
 
     def hits(self, path: str) -> list[dict[str, str]]:
         return [h for p, h in self.requests if p == path]
 
-    def start(self) -> FeedServer:
+    def start(self, host: str = "127.0.0.1") -> FeedServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -68,18 +71,21 @@ class FeedServer:
                     self.send_header("ETag", route.tag)
                     self.end_headers()
                     return
+                body = gzip.compress(route.body) if route.gzip else route.body
                 self.send_response(route.status)
                 self.send_header("Content-Type", route.content_type)
-                self.send_header("Content-Length", str(len(route.body)))
+                self.send_header("Content-Length", str(len(body)))
+                if route.gzip:
+                    self.send_header("Content-Encoding", "gzip")
                 if route.etag:
                     self.send_header("ETag", route.tag)
                 self.end_headers()
-                self.wfile.write(route.body)
+                self.wfile.write(body)
 
             def log_message(self, *args: object) -> None:
                 pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = ThreadingHTTPServer((host, 0), Handler)
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
         return self
 

@@ -194,3 +194,30 @@ def test_tail_prints_alerts_as_they_are_published(prefix: str, redis_client: red
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+@pytest.mark.parametrize(
+    ("command", "file_var", "content", "expected"),
+    [
+        (
+            "beat",
+            "MARSAD_SOURCES_FILE",
+            "- id: x\n  url: ftp://nope\n",
+            "2:8: url 'ftp://nope' must be an http:// or https:// address",
+        ),
+        ("worker", "MARSAD_RULES_FILE", "- id: x\n  query: (a\n", "2:12: query: missing ')'"),
+    ],
+)
+def test_celery_processes_refuse_a_bad_config_file(tmp_path: Path, prefix: str, command, file_var, content, expected):
+    """docker-compose runs `celery beat` and `celery worker` directly: they too stop with
+    path:line:col and exit code 2 instead of logging a traceback and running on."""
+    path = tmp_path / "config.yaml"
+    path.write_text(content, encoding="utf-8")
+    env = {**os.environ, "MARSAD_REDIS_URL": REDIS_URL, "MARSAD_KEY_PREFIX": prefix, file_var: str(path)}
+    args = [sys.executable, "-m", "celery", "-A", "worker.celery_app:app", command]
+    if command == "worker":
+        args += ["--pool=solo", "--without-mingle", "--without-gossip"]
+    res = subprocess.run(args, env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert res.returncode == 2
+    assert f"{path}:{expected}" in res.stdout + res.stderr
+    assert "Traceback" not in res.stdout + res.stderr

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from worker.core.configfile import load_rules, load_sources, read_config
+from worker.adapters.configfiles import read_rules, read_sources
+from worker.core.configfile import load_rules, load_sources
 from worker.core.query import And, Term
 from worker.errors import ConfigError
 from worker.models import Source
@@ -70,8 +71,8 @@ def test_load_rules_good_file() -> None:
 
 def test_shipped_config_files_load() -> None:
     root = Path(__file__).resolve().parent.parent / "config"
-    sources = read_config(str(root / "sources.yaml"), load_sources)
-    rules = read_config(str(root / "rules.yaml"), load_rules)
+    sources = read_sources(str(root / "sources.yaml"))
+    rules = read_rules(str(root / "rules.yaml"))
     assert sources
     assert all(s.url.startswith(("http://", "https://")) for s in sources)
     assert "iran-pakistan" in {r.id for r in rules}
@@ -211,31 +212,31 @@ def test_several_query_errors_are_reported_together() -> None:
     assert [p.split(": query: ")[0] for p in found] == ["rules.yaml:2:19", "rules.yaml:6:18"]
 
 
-def test_read_config_reads_a_file(tmp_path: Path) -> None:
+def test_read_reads_a_file(tmp_path: Path) -> None:
     path = tmp_path / "rules.yaml"
     path.write_text("- id: iran-pakistan\n  query: إيران AND باكستان\n", encoding="utf-8")
-    assert [r.id for r in read_config(str(path), load_rules)] == ["iran-pakistan"]
+    assert [r.id for r in read_rules(str(path))] == ["iran-pakistan"]
 
 
-def test_read_config_reports_problems_with_the_file_path(tmp_path: Path) -> None:
+def test_read_reports_problems_with_the_file_path(tmp_path: Path) -> None:
     path = tmp_path / "rules.yaml"
     path.write_text("- id: r1\n  query: إيران AND\n", encoding="utf-8")
     with pytest.raises(ConfigError) as err:
-        read_config(str(path), load_rules)
+        read_rules(str(path))
     assert str(err.value).startswith(f"{path}:2:19: query: ")
 
 
-def test_read_config_missing_file_is_a_config_error(tmp_path: Path) -> None:
+def test_read_missing_file_is_a_config_error(tmp_path: Path) -> None:
     path = tmp_path / "missing.yaml"
     with pytest.raises(ConfigError) as err:
-        read_config(str(path), load_sources)
+        read_sources(str(path))
     assert str(err.value) == f"{path}: cannot read the file: No such file or directory"
     assert "Traceback" not in str(err.value)
 
 
-def test_read_config_non_utf8_file_is_a_config_error(tmp_path: Path) -> None:
+def test_read_non_utf8_file_is_a_config_error(tmp_path: Path) -> None:
     path = tmp_path / "sources.yaml"
     path.write_bytes("- id: bbc\n  url: https://a.example/\n  language: عربي\n".encode("cp1256"))
     with pytest.raises(ConfigError) as err:
-        read_config(str(path), load_sources)
-    assert str(err.value).startswith(f"{path}: cannot read the file")
+        read_sources(str(path))
+    assert str(err.value) == f"{path}:3:13: not UTF-8 text (a windows-1256 file? save it as UTF-8)"

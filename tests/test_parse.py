@@ -227,3 +227,13 @@ def test_not_a_feed_raises(body: bytes) -> None:
 def test_malformed_feed_with_entries_is_accepted() -> None:
     body = b"<rss version='2.0'><channel><item><title>x</title><link>https://example.com/a</link></item><item><title>"
     assert [e.url for e in parse_feed(body).entries] == ["https://example.com/a"]
+
+
+def test_empty_feed_served_as_html_is_an_empty_feed_not_a_failure() -> None:
+    body = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title></channel></rss>'
+    assert parse_feed(body, {"Content-Type": "text/html; charset=utf-8"}).entries == ()
+
+
+def test_feed_cut_off_before_its_first_entry_is_unparsable() -> None:
+    with pytest.raises(FeedParseError):
+        parse_feed(b"<rss><channel><title>t</title></chan")

@@ -177,38 +177,6 @@ def test_too_large_feed(settings: Settings, feed_server: FeedServer):
     rt.close()
 
 
-def test_private_address_blocked_by_default(prefix: str, feed_server: FeedServer):
-    settings = Settings(key_prefix=prefix, allow_private_networks=False)
-    rt = Runtime.build(settings, RULES)
-    url = feed_server.route("/f.xml", rss(seed_item("https://news.example.com/x")))
-    report = poll_feed(rt, Source("private", url))
-    assert report.outcome == "blocked" and feed_server.hits("/f.xml") == []
-    rt.close()
-
-
-def test_redirect_to_private_address_blocked(prefix: str):
-    import httpx
-
-    from worker.adapters.http import Fetcher
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(302, headers={"Location": "http://127.0.0.1/admin"})
-
-    # No public DNS here: a resolver that says the feed host is public, and the guard must stop
-    # the redirect to 127.0.0.1 before anything is sent there.
-    addresses = {"feeds.example.com": ["93.184.216.34"], "127.0.0.1": ["127.0.0.1"]}
-    sent: list[str] = []
-
-    def recording(request: httpx.Request) -> httpx.Response:
-        sent.append(request.url.host)
-        return handler(request)
-
-    fetcher = Fetcher(Settings(key_prefix=prefix), httpx.MockTransport(recording), addresses.__getitem__)
-    result = fetcher.fetch("http://feeds.example.com/rss")
-    assert result.outcome == "blocked" and "127.0.0.1" in (result.error or "")
-    assert sent == ["feeds.example.com"]
-
-
 def test_redis_down_is_infrastructure_error_and_nothing_published_is_lost(
     rt: Runtime, feed_server: FeedServer, redis_client, prefix
 ):

@@ -6,14 +6,17 @@ Run by ``marsad run`` (worker with embedded beat), or as separate ``celery beat`
 
 from __future__ import annotations
 
+import os
+import sys
 import time
-from typing import Any
+from typing import Any, NoReturn
 
 from celery import Celery
-from celery.signals import beat_init
+from celery.signals import beat_init, worker_init
 
 from worker.adapters.keys import Keys
 from worker.config import get_settings
+from worker.errors import ConfigError, Problem
 from worker.logs import event, setup
 
 settings = get_settings()
@@ -57,15 +60,38 @@ app.conf.update(
 )
 
 
+def _exit_on_bad_config(problems: list[Problem]) -> NoReturn:
+    """A bad config file stops start-up with ``path:line:col: message`` lines, exit code 2.
+    Raising would only make Celery log a traceback and go on with the stale config, so exit."""
+    for problem in problems:
+        print(problem, file=sys.stderr, flush=True)
+    os._exit(2)
+
+
 @beat_init.connect
 def sync_sources_on_beat_start(sender: Any = None, **_: Any) -> None:
     """At beat start, make the due set match sources.yaml: added feeds are polled at the next
     tick, removed ones never again, and existing ones keep their schedule (no Redis clearing)."""
+    from worker.adapters.configfiles import read_sources
     from worker.adapters.redisconn import connect
     from worker.adapters.state import State
-    from worker.core.configfile import load_sources, read_config
 
     setup(settings.log_level, under_celery=True)
-    sources = read_config(settings.sources_file, load_sources)
+    try:
+        sources = read_sources(settings.sources_file)
+    except ConfigError as e:
+        _exit_on_bad_config(e.problems)
     added, removed = State(connect(settings), keys).sync_sources(sources, time.time())
     event("sources.synced", file=settings.sources_file, feeds=len(sources), added=len(added), removed=len(removed))
+
+
+@worker_init.connect
+def check_rules_on_worker_start(sender: Any = None, **_: Any) -> None:
+    """A worker with a bad rules file must not start (each task would fail on it instead)."""
+    from worker.adapters.configfiles import read_rules
+
+    try:
+        rules = read_rules(settings.rules_file)
+    except ConfigError as e:
+        _exit_on_bad_config(e.problems)
+    event("rules.loaded", file=settings.rules_file, rules=len(rules))

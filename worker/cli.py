@@ -14,9 +14,9 @@ import sys
 from collections.abc import Iterable, Sequence
 from typing import IO, NoReturn
 
+from worker.adapters.configfiles import read_rules, read_sources, undecodable
 from worker.config import Settings, load_settings
 from worker.core.clean import clean_text, clean_title
-from worker.core.configfile import load_rules, load_sources, read_config
 from worker.core.match import Rule, match_rules
 from worker.errors import ConfigError, InfrastructureError, Problem
 from worker.logs import event
@@ -79,8 +79,8 @@ def _redis_ok(settings: Settings) -> bool:
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
-    read_config(settings.sources_file, load_sources)  # fail fast with exit 2; beat re-reads it
-    read_config(settings.rules_file, load_rules)
+    read_sources(settings.sources_file)  # fail fast with exit 2; beat re-reads it
+    read_rules(settings.rules_file)
     if not _redis_ok(settings):
         return EXIT_FAILURE
     event("settings.loaded", **settings.masked())
@@ -103,8 +103,8 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_once(args: argparse.Namespace, settings: Settings) -> int:
     from worker.poll import Runtime, poll_feed
 
-    sources = read_config(settings.sources_file, load_sources)
-    rules = read_config(settings.rules_file, load_rules)
+    sources = read_sources(settings.sources_file)
+    rules = read_rules(settings.rules_file)
     if not _redis_ok(settings):
         return EXIT_FAILURE
     event("settings.loaded", **settings.masked())
@@ -121,8 +121,13 @@ def cmd_once(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_FAILURE if sources and failed == len(sources) else EXIT_OK
 
 
-def _articles(name: str, stream: IO[str], problems: list[Problem]) -> Iterable[tuple[str, str, str]]:
-    for lineno, line in enumerate(stream, 1):
+def _articles(name: str, stream: IO[bytes], problems: list[Problem]) -> Iterable[tuple[str, str, str]]:
+    for lineno, raw in enumerate(stream, 1):
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            problems.append(undecodable(name, raw, e, lineno - 1))
+            continue
         if not line.strip():
             continue
         try:
@@ -148,12 +153,12 @@ def _articles(name: str, stream: IO[str], problems: list[Problem]) -> Iterable[t
 
 
 def cmd_match(args: argparse.Namespace, settings: Settings) -> int:
-    rules: list[Rule] = read_config(settings.rules_file, load_rules)
+    rules: list[Rule] = read_rules(settings.rules_file)
     problems: list[Problem] = []
     inputs: Sequence[str] = args.files or ["-"]
     for path in inputs:
         try:
-            stream = sys.stdin if path == "-" else open(path, encoding="utf-8")  # noqa: SIM115
+            stream = sys.stdin.buffer if path == "-" else open(path, "rb")  # noqa: SIM115
         except OSError as e:
             problems.append(Problem(path, 0, 0, f"cannot read the file: {e.strerror}"))
             continue

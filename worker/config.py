@@ -8,16 +8,27 @@ from __future__ import annotations
 
 from functools import lru_cache
 from typing import Annotated
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from pydantic import BeforeValidator, Field, ValidationError
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from worker.core.durations import parse_duration
 from worker.errors import ConfigError, Problem
 
+
+def _positive(seconds: float) -> float:
+    if seconds < 1:
+        raise ValueError("must be at least 1s")
+    return seconds
+
+
 # A duration setting accepts "90s", "5m", "1h", "2d" or a number of seconds.
 Duration = Annotated[float, BeforeValidator(parse_duration)]
+# ... and most must be at least a second (0 would mean "expire at once" or "no time at all").
+PositiveDuration = Annotated[float, BeforeValidator(parse_duration), AfterValidator(_positive)]
+_REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 class Settings(BaseSettings):
@@ -29,28 +40,48 @@ class Settings(BaseSettings):
     sources_file: str = "config/sources.yaml"
     rules_file: str = "config/rules.yaml"
 
-    tick_interval: Duration = 5.0
-    default_interval: Duration = 300.0
-    min_interval: Duration = 30.0
-    max_backoff: Duration = 6 * 3600.0
-    poll_lease: Duration = 300.0
+    tick_interval: PositiveDuration = 5.0
+    default_interval: PositiveDuration = 300.0
+    min_interval: PositiveDuration = 30.0
+    max_backoff: PositiveDuration = 6 * 3600.0
+    poll_lease: PositiveDuration = 900.0
     tick_batch: int = Field(default=500, ge=1)
 
     max_article_age: Duration = 48 * 3600.0
-    dedup_ttl: Duration = 30 * 86400.0
+    dedup_ttl: PositiveDuration = 30 * 86400.0
     stream_maxlen: int = Field(default=100_000, ge=1)
 
-    http_connect_timeout: Duration = 5.0
-    http_read_timeout: Duration = 15.0
-    http_total_timeout: Duration = 30.0
+    http_connect_timeout: PositiveDuration = 5.0
+    http_read_timeout: PositiveDuration = 15.0
+    http_total_timeout: PositiveDuration = 30.0
     max_feed_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     max_redirects: int = Field(default=5, ge=0)
     user_agent: str = "marsad/0.1 (+https://github.com/marsad/marsad)"
     allow_private_networks: bool = False
 
-    task_soft_time_limit: Duration = 120.0
-    task_time_limit: Duration = 150.0
+    task_soft_time_limit: PositiveDuration = 120.0
+    task_time_limit: PositiveDuration = 150.0
     log_level: str = "INFO"
+
+    @field_validator("redis_url", "broker_url")
+    @classmethod
+    def _redis_url(cls, url: str | None) -> str | None:
+        if url is not None and not url.startswith(_REDIS_SCHEMES):
+            raise ValueError(f"must start with one of {', '.join(_REDIS_SCHEMES)}")
+        return url
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, level: str) -> str:
+        if level.upper() not in _LOG_LEVELS:
+            raise ValueError(f"must be one of {', '.join(_LOG_LEVELS)}")
+        return level.upper()
+
+    @model_validator(mode="after")
+    def _limits(self) -> Settings:
+        if self.task_soft_time_limit >= self.task_time_limit:
+            raise ValueError("MARSAD_TASK_SOFT_TIME_LIMIT must be below MARSAD_TASK_TIME_LIMIT")
+        return self
 
     @property
     def effective_broker_url(self) -> str:
@@ -66,15 +97,21 @@ class Settings(BaseSettings):
 
 
 def mask_url(url: str) -> str:
-    """``redis://user:secret@host/0`` -> ``redis://user:****@host/0``."""
+    """``redis://user:secret@host/0`` -> ``redis://user:****@host/0``; a ``password=`` query
+    parameter (which redis-py also accepts) is masked the same way."""
     parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    user = parts.username or ""
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return urlunsplit(parts._replace(netloc=f"{user}:****@{host}"))
+    if parts.password is not None:
+        user = parts.username or ""
+        host = parts.hostname or ""
+        if parts.port:
+            host = f"{host}:{parts.port}"
+        parts = parts._replace(netloc=f"{user}:****@{host}")
+    if parts.query:
+        query = [
+            (k, "****" if k.lower() == "password" else v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        ]
+        parts = parts._replace(query=urlencode(query, safe="*"))
+    return urlunsplit(parts)
 
 
 def load_settings() -> Settings:
@@ -84,8 +121,9 @@ def load_settings() -> Settings:
     except ValidationError as e:
         problems = []
         for err in e.errors():
-            name = "MARSAD_" + "_".join(str(p) for p in err["loc"]).upper()
-            problems.append(Problem(name, 0, 0, err["msg"]))
+            loc = "_".join(str(p) for p in err["loc"]).upper()
+            name = f"MARSAD_{loc}" if loc else "settings"
+            problems.append(Problem(name, 0, 0, err["msg"].removeprefix("Value error, ")))
         raise ConfigError(problems) from None
 
 

@@ -76,9 +76,7 @@ class PollReport:
         return self.outcome not in ("ok", "not-modified")
 
 
-def _process(
-    rt: Runtime, source: Source, parsed: ParsedFeed, now: float, first_poll: bool
-) -> tuple[int, list[Alert]]:
+def _process(rt: Runtime, source: Source, parsed: ParsedFeed, now: float, first_poll: bool) -> tuple[int, list[Alert]]:
     s = rt.settings
     cands = candidates(source, parsed.entries, parsed.language, now, s.max_article_age, first_poll)
     fresh, copies = rt.state.triage([c.article for c in cands])

@@ -9,20 +9,22 @@ from __future__ import annotations
 
 import time
 
+from worker.adapters.configfiles import read_rules
 from worker.celery_app import app, keys, settings
-from worker.core.configfile import load_rules, read_config
 from worker.errors import InfrastructureError
 from worker.logs import setup
 from worker.poll import Runtime, poll_by_id
 
 _runtime: Runtime | None = None
 
+# Backoff 2, 4, 8 ... 60 s, 8 tries: about 4 minutes in all, well inside MARSAD_POLL_LEASE
+# (15 min), so a retried poll never overlaps the next claim of the same feed.
 _RETRY = {
     "autoretry_for": (InfrastructureError,),
     "retry_backoff": 2,
     "retry_backoff_max": 60,
     "retry_jitter": True,
-    "max_retries": 10,
+    "max_retries": 8,
 }
 
 
@@ -31,7 +33,7 @@ def runtime() -> Runtime:
     global _runtime
     if _runtime is None:
         setup(settings.log_level, under_celery=True)
-        _runtime = Runtime.build(settings, read_config(settings.rules_file, load_rules))
+        _runtime = Runtime.build(settings, read_rules(settings.rules_file))
     return _runtime
 
 
@@ -40,7 +42,9 @@ def tick() -> int:
     rt = runtime()
     due = rt.state.claim_due(time.time(), settings.poll_lease, settings.tick_batch)
     for feed_id in due:
-        poll.apply_async((feed_id,), queue=keys.poll_queue)
+        # A poll still queued when its lease ends is dropped unrun: by then the feed has been
+        # claimed again, so a backlog cannot pile up several polls of one feed.
+        poll.apply_async((feed_id,), queue=keys.poll_queue, expires=settings.poll_lease)
     return len(due)
 
 

@@ -1,19 +1,34 @@
-"""The HTTP edge: one httpx client per process, with timeouts, a size cap, redirects followed,
-and no fetches from private networks unless allowed.
+"""The HTTP edge: one httpx client per process, with timeouts, a total-time and a size cap,
+redirects followed, and no fetches from private networks unless allowed.
 
 Every failure becomes a ``FetchResult`` with a failure outcome; nothing raised by httpx leaves
-this module. The private-address check runs on every request, redirects included, by resolving
-the host first (a DNS answer may change between the check and the connection; the check stops
-the common SSRF of a feed URL or redirect pointing at 127.0.0.1, 10/8, 169.254.169.254 ...).
+this module. Two guards live below httpx, in the network backend httpcore connects through,
+because only there are they exact:
+
+* **Private addresses.** The host is resolved once, every address is checked, and the socket
+  connects to the address that was checked: a DNS answer that changes between check and connect
+  (rebinding) cannot slip through, and redirects are covered because every hop connects here.
+* **Total time.** httpx's timeouts are per socket operation, so a server trickling one byte a
+  second holds a request forever; every read and write here gets at most the time left before
+  the fetch's deadline.
+
+The body is read raw and decompressed here with a bounded output, so a small gzip bomb cannot
+expand past ``max_feed_bytes`` in memory.
 """
 
 from __future__ import annotations
 
+import contextvars
 import ipaddress
 import socket
+import ssl
 import time
-from collections.abc import Callable, Mapping
+import zlib
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
+from typing import Any
 
+import httpcore
 import httpx
 
 from worker.config import Settings
@@ -22,6 +37,9 @@ from worker.errors import BlockedAddress
 from worker.models import FetchResult
 
 Resolver = Callable[[str], list[str]]
+Allowed = Callable[[ipaddress.IPv4Address | ipaddress.IPv6Address], bool]
+
+_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("marsad_fetch_deadline", default=None)
 
 
 def resolve(host: str) -> list[str]:
@@ -29,17 +47,132 @@ def resolve(host: str) -> list[str]:
     try:
         return [str(info[4][0]) for info in socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)]
     except socket.gaierror as e:
-        raise httpx.ConnectError(f"cannot resolve {host}: {e}") from e
+        raise httpcore.ConnectError(f"cannot resolve {host}: {e}") from e
+
+
+def public_only(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    return ip.is_global
+
+
+def _time_left(timeout: float | None) -> float | None:
+    deadline = _deadline.get()
+    if deadline is None:
+        return timeout
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise httpcore.ReadTimeout("total time limit reached")
+    return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    def __init__(self, inner: httpcore.NetworkStream) -> None:
+        self.inner = inner
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self.inner.read(max_bytes, _time_left(timeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self.inner.write(buffer, _time_left(timeout))
+
+    def close(self) -> None:
+        self.inner.close()
+
+    def start_tls(
+        self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.NetworkStream:
+        return _DeadlineStream(self.inner.start_tls(ssl_context, server_hostname, _time_left(timeout)))
+
+    def get_extra_info(self, info: str) -> Any:
+        return self.inner.get_extra_info(info)
+
+
+class _GuardedBackend(httpcore.NetworkBackend):
+    def __init__(self, resolver: Resolver, allowed: Allowed | None) -> None:
+        self.inner = httpcore.SyncBackend()
+        self.resolver = resolver
+        self.allowed = allowed
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        target = host
+        if self.allowed is not None:
+            addresses = [ipaddress.ip_address(a) for a in self.resolver(host)]
+            if not addresses:
+                raise httpcore.ConnectError(f"{host} has no address")
+            for ip in addresses:
+                if not self.allowed(ip):
+                    raise BlockedAddress(f"{host} resolves to the non-public address {ip}")
+            target = str(addresses[0])  # connect to what was checked, not to a second lookup
+        stream = self.inner.connect_tcp(target, port, _time_left(timeout), local_address, socket_options)
+        return _DeadlineStream(stream)
+
+    def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
+    ) -> httpcore.NetworkStream:
+        raise BlockedAddress("unix sockets are not fetched")
+
+
+class _Transport(httpx.HTTPTransport):
+    """httpx's transport over our backend. httpx has no public option for a network backend,
+    so the pool is rebuilt with one; tests/test_http.py fails if httpx changes underneath."""
+
+    def __init__(self, backend: httpcore.NetworkBackend) -> None:
+        super().__init__()
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=httpx.create_ssl_context(),
+            max_connections=100,
+            max_keepalive_connections=20,
+            keepalive_expiry=5.0,
+            network_backend=backend,
+        )
+
+
+class _Decoder:
+    """Content-Encoding undone with a cap on the output: at most ``limit`` + 1 bytes ever exist."""
+
+    def __init__(self, encoding: str, limit: int) -> None:
+        self.limit = limit
+        self.out = bytearray()
+        self.zlib = None if encoding in ("", "identity") else zlib.decompressobj(32 + zlib.MAX_WBITS)
+
+    def feed(self, data: bytes) -> bool:
+        """Add raw bytes; False once the decoded body is over the limit."""
+        if self.zlib is None:
+            self.out += data
+            return len(self.out) <= self.limit
+        while data:
+            self.out += self.zlib.decompress(data, self.limit - len(self.out) + 1)
+            if len(self.out) > self.limit:
+                return False
+            data = self.zlib.unconsumed_tail
+        return True
+
+    def finish(self) -> bytes:
+        if self.zlib is not None:
+            self.out += self.zlib.flush()
+        return bytes(self.out)
+
+
+_ENCODINGS = ("", "identity", "gzip", "x-gzip", "deflate")
 
 
 class Fetcher:
     def __init__(
-        self, settings: Settings, transport: httpx.BaseTransport | None = None, resolver: Resolver = resolve
+        self,
+        settings: Settings,
+        transport: httpx.BaseTransport | None = None,
+        resolver: Resolver = resolve,
+        allowed: Allowed | None = public_only,
     ) -> None:
-        self.resolver = resolver
         self.max_bytes = settings.max_feed_bytes
         self.total_timeout = settings.http_total_timeout
-        hooks = {} if settings.allow_private_networks else {"request": [self._guard]}
+        guard = None if settings.allow_private_networks else allowed
         self.client = httpx.Client(
             timeout=httpx.Timeout(settings.http_read_timeout, connect=settings.http_connect_timeout),
             follow_redirects=True,
@@ -47,45 +180,50 @@ class Fetcher:
             headers={
                 "User-Agent": settings.user_agent,
                 "Accept": "application/rss+xml, application/atom+xml, application/xml;q=0.9, */*;q=0.5",
+                "Accept-Encoding": "gzip, deflate",  # what _Decoder can bound
             },
-            event_hooks=hooks,
-            transport=transport,
+            transport=transport or _Transport(_GuardedBackend(resolver, guard)),
         )
-
-    def _guard(self, request: httpx.Request) -> None:
-        host = request.url.host
-        for addr in self.resolver(host):
-            ip = ipaddress.ip_address(addr)
-            if not ip.is_global:
-                raise BlockedAddress(f"{host} resolves to the non-public address {ip}")
 
     def close(self) -> None:
         self.client.close()
 
     def fetch(self, url: str, headers: Mapping[str, str] | None = None) -> FetchResult:
-        started = time.monotonic()
+        deadline = time.monotonic() + self.total_timeout
+        token = _deadline.set(deadline)
         try:
-            with self.client.stream("GET", url, headers=dict(headers or {})) as resp:
-                declared = resp.headers.get("content-length")
-                if declared and declared.isdigit() and int(declared) > self.max_bytes:
-                    return FetchResult("too-large", resp.status_code, error=f"Content-Length {declared} over the cap")
-                chunks, size = [], 0
-                for chunk in resp.iter_bytes():
-                    size += len(chunk)
-                    if size > self.max_bytes:
-                        return FetchResult("too-large", resp.status_code, error=f"body over {self.max_bytes} bytes")
-                    if time.monotonic() - started > self.total_timeout:
-                        return FetchResult("timeout", resp.status_code, error="total time limit reached")
-                    chunks.append(chunk)
-                hdrs = {k.lower(): v for k, v in resp.headers.items()}
-                return classify(resp.status_code, hdrs, b"".join(chunks), str(resp.url))
+            return self._fetch(url, headers)
         except BlockedAddress as e:
             return FetchResult("blocked", error=str(e))
         except httpx.TimeoutException as e:
-            return FetchResult("timeout", error=f"timed out: {type(e).__name__}")
+            if time.monotonic() >= deadline - 0.05:  # the last read got only the time left
+                return FetchResult("timeout", error=f"total time limit reached ({self.total_timeout:g}s)")
+            return FetchResult("timeout", error=f"{type(e).__name__}: {e}")
         except httpx.TooManyRedirects as e:
             return FetchResult("http", error=f"too many redirects: {e}")
         except httpx.TransportError as e:
             return FetchResult("connect", error=f"{type(e).__name__}: {e}")
         except httpx.InvalidURL as e:
             return FetchResult("invalid-url", error=str(e))
+        finally:
+            _deadline.reset(token)
+
+    def _fetch(self, url: str, headers: Mapping[str, str] | None) -> FetchResult:
+        with self.client.stream("GET", url, headers=dict(headers or {})) as resp:
+            moved = next((str(resp.url) for r in resp.history if r.status_code in (301, 308)), None)
+            declared = resp.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > self.max_bytes and "content-encoding" not in resp.headers:
+                return FetchResult("too-large", resp.status_code, error=f"Content-Length {declared} over the cap")
+            encoding = resp.headers.get("content-encoding", "").strip().lower()
+            if encoding not in _ENCODINGS:
+                return FetchResult("http", resp.status_code, error=f"unsupported Content-Encoding {encoding!r}")
+            decoder = _Decoder(encoding, self.max_bytes)
+            try:
+                for chunk in resp.iter_raw():
+                    if not decoder.feed(chunk):
+                        return FetchResult("too-large", resp.status_code, error=f"body over {self.max_bytes} bytes")
+                body = decoder.finish()
+            except zlib.error as e:
+                return FetchResult("http", resp.status_code, error=f"bad {encoding} body: {e}")
+            hdrs = {k.lower(): v for k, v in resp.headers.items()}
+            return replace(classify(resp.status_code, hdrs, body, str(resp.url)), moved_to=moved)

@@ -24,11 +24,13 @@ def connect(settings: Settings) -> redis.Redis:
 
 @contextmanager
 def redis_errors() -> Iterator[None]:
-    """Turn redis-py connection failures into InfrastructureError (the one reason to retry)."""
+    """Turn every redis-py failure into InfrastructureError, the one reason a task retries:
+    unreachable or slow, but also out of memory (OOM), a read-only replica after a failover,
+    or a server still loading its data. All are our Redis failing, none the feed's fault."""
     try:
         yield
-    except (redis.ConnectionError, redis.TimeoutError) as e:
-        raise InfrastructureError(f"Redis failed: {e}") from e
+    except redis.RedisError as e:
+        raise InfrastructureError(f"Redis failed: {type(e).__name__}: {e}") from e
 
 
 def unreachable_message(settings: Settings) -> str:

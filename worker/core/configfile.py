@@ -174,14 +174,3 @@ def load_rules(text: str, path: str = "rules.yaml") -> list[Rule]:
         rules.append(Rule(item.values["id"].value, qnode.value, node, name))
     r.raise_if_any()
     return rules
-
-
-def read_config(path: str, loader: Callable[[str, str], list]) -> list:  # type: ignore[type-arg]
-    """Read and parse a config file; an unreadable file is a ConfigError too."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-    except (OSError, UnicodeDecodeError) as e:
-        reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
-        raise ConfigError([Problem(path, 0, 0, f"cannot read the file: {reason}")]) from None
-    return loader(text, path)

@@ -8,6 +8,7 @@ Its dicts become frozen ``Entry`` values here and go no further.
 from __future__ import annotations
 
 import calendar
+import xml.sax
 from collections.abc import Mapping
 from typing import Any
 
@@ -33,6 +34,12 @@ def _content(entry: Any) -> tuple[str, bool]:
     return "", False
 
 
+def _is_syntax_error(exc: object) -> bool:
+    """feedparser's complaints are either XML syntax errors (the body is broken) or notes it
+    "nobody cares about" (wrong media type, charset overridden): only the first are failures."""
+    return isinstance(exc, xml.sax.SAXException)
+
+
 def parse_feed(body: bytes, headers: Mapping[str, str] | None = None, base_url: str = "") -> ParsedFeed:
     """Parse a feed. Raises FeedParseError when the body is not a feed at all; a feed that is
     malformed but from which feedparser recovered entries is accepted (feeds in the wild often are)."""
@@ -40,8 +47,9 @@ def parse_feed(body: bytes, headers: Mapping[str, str] | None = None, base_url: 
     if base_url:
         hdrs.setdefault("content-location", base_url)
     d = feedparser.parse(body, response_headers=hdrs, sanitize_html=False, resolve_relative_uris=True)
-    if d.get("bozo") and not d.entries:
+    if not d.entries and d.get("bozo") and (not d.get("version") or _is_syntax_error(d.get("bozo_exception"))):
         # Not a feed, or a feed cut off before its first entry: a failure, not an empty feed.
+        # (An empty feed served as text/html is bozo too, for its media type only: it is empty.)
         raise FeedParseError(f"not a feed: {d.get('bozo_exception')}")
     entries = []
     for e in d.entries:

@@ -10,9 +10,7 @@ from __future__ import annotations
 from worker.models import FeedState, FetchResult
 
 
-def next_state(
-    state: FeedState, result: FetchResult, now: float, failure: tuple[str, str] | None = None
-) -> FeedState:
+def next_state(state: FeedState, result: FetchResult, now: float, failure: tuple[str, str] | None = None) -> FeedState:
     """The feed state after a poll. ``failure`` (kind, message) marks a poll whose fetch worked
     but whose processing did not (an unparsable body, an unexpected error)."""
     kind, error = failure if failure else (result.outcome, result.error)
