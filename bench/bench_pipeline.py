@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 
 from worker.core.match import Rule, stems
-from worker.core.normalize import fold_word
 from worker.core.pipeline import alerts_for, to_article
 from worker.models import Entry, Source
 
@@ -37,7 +36,6 @@ def load() -> tuple[str, list[Entry]]:
 
 
 def run(rules: list[Rule], entries: list[Entry]) -> tuple[float, int]:
-    fold_word.cache_clear()
     stems.cache_clear()
     source = Source("bench", "https://example.org/rss", "ar")
     alerts = 0

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from worker.core.normalize import normalize
+from worker.core.normalize import fold_words
 
 # Query parameters that track the reader, not the page. Prefixes end with "_".
 TRACKING_PARAMS = frozenset(
@@ -51,7 +51,8 @@ def article_id(canonical: str) -> str:
 
 def text_hash(title: str, text: str) -> str:
     """A hash of the folded text (with the title when the text is short)."""
-    folded = normalize(text)
-    if folded.count(" ") + 1 < _MIN_WORDS_ALONE:
-        folded = normalize(title) + "\n" + folded
+    words = fold_words(text)
+    if len(words) < _MIN_WORDS_ALONE:
+        words = (*fold_words(title), "\n", *words)
+    folded = " ".join(words)
     return hashlib.sha1(folded.encode()).hexdigest()[:20]
