@@ -51,10 +51,13 @@ def test_seed_body_paragraphs_remain_one_per_line(seed_clean: str) -> None:
     assert seed_clean.splitlines() == SEED_PARAGRAPHS
 
 
-def test_title_is_removed_only_from_the_start() -> None:
+def test_title_repeated_as_a_line_or_caption_goes_but_a_sentence_quoting_it_stays() -> None:
+    """Issue 3: image captions that repeat the title are boilerplate wherever they stand; a
+    paragraph that merely contains the title's words among many others is text."""
     title = "باكستان تجري مراجعة للأمن القومي"
-    body = f"{title}\nفقرة أولى.\n{title}"
-    assert clean_text(body, is_html=False, title=title) == f"فقرة أولى.\n{title}"
+    quoting = f"وقال المتحدث إن {title} بعد الضربات التي استهدفت مخابئ الجماعات المسلحة قرب الحدود."
+    body = f"{title}\nفقرة أولى.\n{title} (صورة أرشيفية - رويترز)\n{quoting}"
+    assert clean_text(body, is_html=False, title=title) == f"فقرة أولى.\n{quoting}"
 
 
 def test_title_repeat_is_recognised_through_folding() -> None:
@@ -148,3 +151,79 @@ def test_credit_line_in_the_middle_is_kept() -> None:
 def test_clean_title_strips_markup_and_entities() -> None:
     assert clean_title("<b>إيران</b> &amp; باكستان:  مراجعة\nللأمن") == "إيران & باكستان: مراجعة للأمن"
     assert clean_title("  إيران\tوباكستان ") == "إيران وباكستان"
+
+
+# --- issue 3: each boilerplate removal on a real-looking sample -------------------------------
+
+AGGREGATOR_PAGE = """
+<article>
+  <h1>وزير الخارجية الإيراني يزور إسلام آباد</h1>
+  <figure><img src="a.jpg"><figcaption>وزير الخارجية الإيراني يزور إسلام آباد</figcaption></figure>
+  <p>وصل وزير الخارجية الإيراني إلى إسلام آباد صباح اليوم في زيارة تستغرق يومين.</p>
+  <p><strong>اقرأ أيضاً:</strong> <a href="/x">باكستان تستدعي سفيرها من طهران</a></p>
+  <p>وقال مسؤول باكستاني إن المحادثات ستتناول أمن الحدود المشتركة.</p>
+  <p>اقرأ أيضا:</p>
+  <p><a href="/y">الصين تعرض الوساطة بين البلدين</a></p>
+  <p>شاهد أيضا: فيديو لحظة وصول الوزير</p>
+  <p>وزير الخارجية الإيراني يزور إسلام آباد - صورة أرشيفية</p>
+  <p>وأضاف أن الجانبين اتفقا على تبادل المعلومات.</p>
+  <p>شارك هذا المقال</p>
+  <p>فيسبوك | تويتر | واتساب</p>
+  <p>تابعونا على تلغرام</p>
+  <p>Share this article</p>
+  <p>Source: AFP</p>
+</article>
+"""
+
+
+def test_aggregator_boilerplate_is_removed_and_the_article_kept() -> None:
+    text = clean_text(AGGREGATOR_PAGE, is_html=True, title="وزير الخارجية الإيراني يزور إسلام آباد")
+    assert text.splitlines() == [
+        "وصل وزير الخارجية الإيراني إلى إسلام آباد صباح اليوم في زيارة تستغرق يومين.",
+        "وقال مسؤول باكستاني إن المحادثات ستتناول أمن الحدود المشتركة.",
+        "وأضاف أن الجانبين اتفقا على تبادل المعلومات.",
+    ]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "اقرأ أيضاً: باكستان تستدعي سفيرها من طهران",
+        "اقرأ أيضا - الصين تعرض الوساطة",
+        "إقرأ المزيد: تفاصيل الضربات",
+        "شاهد أيضا: فيديو لحظة وصول الوزير",
+        "أخبار ذات صلة: باكستان تغلق معبرا حدوديا",
+        "Read also: Pakistan recalls its ambassador",
+        "شارك هذا الخبر",
+        "شاركوا على فيسبوك",
+        "تابعونا على تويتر وفيسبوك",
+        "فيسبوك | تويتر | واتساب | تلغرام",
+        "Follow us on Telegram",
+    ],
+)
+def test_each_boilerplate_line_is_removed(line: str) -> None:
+    body = f"الفقرة الأولى من الخبر.\n{line}\nالفقرة الثانية من الخبر."
+    assert clean_text(body, is_html=False) == "الفقرة الأولى من الخبر.\nالفقرة الثانية من الخبر."
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "شارك آلاف المتظاهرين في مسيرة وسط العاصمة.",  # شارك = took part
+        "تابع الرئيس التطورات من غرفة العمليات.",  # تابع = followed
+        "وذكرت المصادر أن الاجتماع سيعقد غدا.",  # المصادر inside a sentence
+    ],
+)
+def test_news_sentences_that_look_like_boilerplate_are_kept(line: str) -> None:
+    body = f"الفقرة الأولى.\n{line}\nالفقرة الأخيرة."
+    assert line in clean_text(body, is_html=False).splitlines()
+
+
+def test_invisible_characters_removed_but_zwnj_kept() -> None:
+    persian = "او می\u200cخواهد"  # ZWNJ shapes the Persian verb
+    text = clean_text(f"\u200fإيران\u200b و\u202bباكستان\u202c\ufeff\n{persian}", is_html=False)
+    assert text == f"إيران وباكستان\n{persian}"
+
+
+def test_presentation_forms_become_letters() -> None:
+    assert clean_text("ﺇﻳﺮﺍﻥ ﻹ", is_html=False) == "إيران لإ"
