@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from worker.core.alerts import alert_id, build_alert, iso_utc, snippet
+from worker.core.alerts import alert_id, build_alert, iso_utc, make_snippet, snippet
 from worker.core.clean import clean_text
 from worker.core.match import Rule, match_rules
 from worker.models import Article, Hit, RuleMatch
@@ -68,7 +68,7 @@ def test_same_story_gives_the_same_alert_under_another_article() -> None:
 
 def test_payload_shape_on_the_seed_article() -> None:
     data = payload_for("إيران AND باكستان", article())
-    assert set(data) == {"schema", "id", "rule", "story", "matched", "snippet", "article"}
+    assert set(data) == {"schema", "id", "rule", "story", "matched", "snippet", "snippet_marks", "article"}
     assert data["schema"] == 1
     assert data["id"] == alert_id("iran-pakistan", "story-1")
     assert data["rule"] == "iran-pakistan"
@@ -106,11 +106,14 @@ def test_snippet_on_the_seed_article() -> None:
     data = payload_for("إيران AND باكستان", article())
     snip = data["snippet"]
     first_text_hit = next(m for m in data["matched"] if m["field"] == "text")
-    assert first_text_hit["surface"] in snip
-    assert len(snip) <= 202
-    assert snip.startswith(ELLIPSIS)
-    assert snip.endswith(ELLIPSIS)
-    assert snip.strip(ELLIPSIS) in SEED_TEXT
+    # the first hit's sentence, whole: it is short enough, so no ellipsis is needed
+    sentence = SEED_TEXT.splitlines()[0]
+    assert first_text_hit["surface"] in sentence
+    assert snip == sentence
+    # the marks point at the matched words inside the snippet
+    assert data["snippet_marks"] == [[sentence.index("إيران"), sentence.index("إيران") + len("إيران")]]
+    for start, end in data["snippet_marks"]:
+        assert snip[start:end] in {m["surface"] for m in data["matched"]}
     for artifact in ("[ad_", "المصدر", SEED_TITLE):
         assert artifact not in snip
 
@@ -148,7 +151,7 @@ def test_snippet_is_short_cut_on_words_and_contains_the_hit(words: list[str], in
     assert text[hit.start : hit.end] == hit.surface
 
     snip = snippet(text, hit)
-    assert len(snip) <= 202
+    assert len(snip) <= 242  # a sentence of up to 1.2 x 200 characters, or ~200 and two ellipses
     assert hit.surface in snip
     core = snip.removeprefix(ELLIPSIS).removesuffix(ELLIPSIS)
     at = text.find(core, max(0, hit.end - len(core)))
@@ -175,3 +178,14 @@ def test_build_alert_with_hits_given_directly() -> None:
     data = json.loads(alert.payload)
     assert data["matched"] == [{"term": "باكستان", "surface": "باكستان", "field": "text", "start": 73, "end": 80}]
     assert data["id"] == alert.id == alert_id("pakistan", "s")
+
+
+def test_snippet_marks_shift_with_the_leading_ellipsis() -> None:
+    words = ["كلمة"] * 80 + ["باكستان"] + ["كلمة"] * 80  # one long sentence: a window is cut
+    text = " ".join(words)
+    start = text.index("باكستان")
+    hit = Hit("باكستان", "باكستان", "text", start, start + 7)
+    snip = make_snippet(text, [hit])
+    assert snip.text.startswith(ELLIPSIS) and snip.text.endswith(ELLIPSIS)
+    [(s, e)] = snip.marks
+    assert snip.text[s:e] == "باكستان"

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from worker.models import Alert, Article, Hit, RuleMatch
 
@@ -25,10 +28,28 @@ def iso_utc(ts: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
 
 
-def snippet(text: str, hit: Hit | None, width: int = SNIPPET_CHARS) -> str:
-    """About ``width`` characters of ``text`` around ``hit``, cut on word boundaries."""
+_SENTENCE_END = re.compile(r"[.!?؟۔\n]")
+
+
+@dataclass(frozen=True)
+class Snippet:
+    """Display text around a match, and the matched spans inside it (offsets in ``text``)."""
+
+    text: str
+    marks: tuple[tuple[int, int], ...]
+
+
+def _window(text: str, hit: Hit | None, width: int) -> tuple[int, int]:
+    """The sentence holding the hit when it is short enough, else ~``width`` characters around
+    the hit, cut on word boundaries."""
     if len(text) <= width:
-        return text
+        return 0, len(text)
+    if hit is not None:
+        before = [m.end() for m in _SENTENCE_END.finditer(text, 0, hit.start)]
+        after = _SENTENCE_END.search(text, hit.end)
+        start, end = (before[-1] if before else 0), (after.end() if after else len(text))
+        if end - start <= width + width // 5:
+            return start, end
     center = (hit.start + hit.end) // 2 if hit else 0
     start = max(0, min(center - width // 2, len(text) - width))
     end = min(len(text), start + width)
@@ -38,16 +59,33 @@ def snippet(text: str, hit: Hit | None, width: int = SNIPPET_CHARS) -> str:
     if end < len(text):
         space = text.rfind(" ", hit.end if hit else start, end)
         end = space if space != -1 else end
-    out = text[start:end].strip()
-    return ("…" if start > 0 else "") + out + ("…" if end < len(text) else "")
+    return start, end
+
+
+def make_snippet(text: str, hits: Sequence[Hit], width: int = SNIPPET_CHARS) -> Snippet:
+    """A snippet around the first hit, with every hit that falls inside it marked."""
+    start, end = _window(text, hits[0] if hits else None, width)
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    lead = "…" if start > 0 and text[start - 1] not in ".!?؟۔\n" else ""
+    tail = "…" if end < len(text) and text[end - 1] not in ".!?؟۔" else ""
+    shift = len(lead) - start
+    marks = tuple((h.start + shift, h.end + shift) for h in hits if start <= h.start and h.end <= end)
+    return Snippet(lead + text[start:end] + tail, marks)
+
+
+def snippet(text: str, hit: Hit | None, width: int = SNIPPET_CHARS) -> str:
+    return make_snippet(text, [hit] if hit else [], width).text
 
 
 def build_alert(article: Article, story_id: str, match: RuleMatch) -> Alert:
-    first_text = next((h for h in match.hits if h.field == "text"), None)
-    if first_text is not None or not article.title:
-        snip = snippet(article.text, first_text)
+    in_text = [h for h in match.hits if h.field == "text"]
+    if in_text or not article.title:
+        snip = make_snippet(article.text, in_text)
     else:
-        snip = snippet(article.title, match.hits[0] if match.hits else None)
+        snip = make_snippet(article.title, [h for h in match.hits if h.field == "title"])
     aid = alert_id(match.rule, story_id)
     payload = {
         "schema": SCHEMA,
@@ -57,7 +95,8 @@ def build_alert(article: Article, story_id: str, match: RuleMatch) -> Alert:
         "matched": [
             {"term": h.term, "surface": h.surface, "field": h.field, "start": h.start, "end": h.end} for h in match.hits
         ],
-        "snippet": snip,
+        "snippet": snip.text,
+        "snippet_marks": [list(m) for m in snip.marks],
         "article": {
             "id": article.id,
             "url": article.url,
