@@ -80,6 +80,7 @@ def test_payload_shape_on_the_seed_article() -> None:
         "source": "bbc-arabic",
         "language": "ar",
         "published": "2024-01-19T07:30:00Z",
+        "date_missing": False,
     }
 
 

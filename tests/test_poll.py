@@ -17,7 +17,7 @@ from worker.config import Settings
 from worker.core.clean import clean_text
 from worker.core.match import Rule
 from worker.errors import InfrastructureError
-from worker.models import Source
+from worker.models import FeedState, Source
 from worker.poll import Runtime, poll_feed
 
 RULES = [Rule.from_query("iran-pakistan", "إيران AND باكستان")]
@@ -240,3 +240,16 @@ def test_unexpected_error_is_recorded_as_a_failure_not_a_poison_feed(rt: Runtime
     assert report.outcome == "error" and "matcher exploded" in (report.error or "")
     assert rt.state.feed_state("x").failures == 1
     assert rt.redis.zscore(Keys(rt.settings.key_prefix).due, "x") >= 1000 + 2 * rt.settings.default_interval
+
+
+def test_undated_entry_gets_the_fetch_time_and_date_missing(rt: Runtime, feed_server: FeedServer, redis_client, prefix):
+    rt.state.save_feed("nd", FeedState(last_ok=1.0), 0, 60)  # polled before: not a first poll
+    body = rss(
+        "<item><title>خبر</title><link>https://news.example.com/nd</link><description>إيران وباكستان</description></item>"
+    )
+    url = feed_server.route("/nd.xml", body)
+    now = time.time()
+    poll_feed(rt, Source("nd", url), now=now)
+    [alert] = stream(redis_client, Keys(prefix))
+    assert alert["article"]["date_missing"] is True
+    assert alert["article"]["published"] == time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))

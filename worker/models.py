@@ -16,6 +16,7 @@ class Source:
     url: str
     language: str | None = None
     interval: float | None = None
+    full_text: bool = False  # fetch each new article's page and extract its main text
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,7 @@ class Article:
     published: float  # Unix timestamp (the fetch time when the feed gives none)
     language: str | None
     text_hash: str
+    date_missing: bool = False  # the feed gave no date: ``published`` is the fetch time
 
 
 @dataclass(frozen=True)

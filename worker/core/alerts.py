@@ -104,6 +104,7 @@ def build_alert(article: Article, story_id: str, match: RuleMatch) -> Alert:
             "source": article.source,
             "language": article.language,
             "published": iso_utc(article.published),
+            "date_missing": article.date_missing,
         },
     }
     return Alert(aid, match.rule, story_id, json.dumps(payload, ensure_ascii=False, separators=(",", ":")))

@@ -120,6 +120,14 @@ def _check_interval(value: str) -> str | None:
     return None if seconds > 0 else "interval must be more than zero"
 
 
+_TRUE = ("true", "yes", "on")
+_BOOLS = (*_TRUE, "false", "no", "off")
+
+
+def _check_bool(value: str) -> str | None:
+    return None if value.lower() in _BOOLS else f"full_text must be true or false, not {value!r}"
+
+
 def _check_language(value: str) -> str | None:
     return None if _LANG.match(value) else f"language {value!r} must be a code such as ar, fa, ur or en"
 
@@ -127,12 +135,13 @@ def _check_language(value: str) -> str | None:
 def load_sources(text: str, path: str = "sources.yaml") -> list[Source]:
     """Parse sources.yaml; raises ConfigError listing every problem."""
     r = _Reader(path, text)
-    items = r.items("sources", {"id": True, "url": True, "language": False, "interval": False})
+    items = r.items("sources", {"id": True, "url": True, "language": False, "interval": False, "full_text": False})
     r.unique_ids(items)
     for item in items:
         r.check(item.values.get("url"), _check_url)
         r.check(item.values.get("interval"), _check_interval)
         r.check(item.values.get("language"), _check_language)
+        r.check(item.values.get("full_text"), _check_bool)
     r.raise_if_any()
     return [
         Source(
@@ -140,6 +149,7 @@ def load_sources(text: str, path: str = "sources.yaml") -> list[Source]:
             url=i.values["url"].value,
             language=i.values["language"].value if "language" in i.values else None,
             interval=parse_duration(i.values["interval"].value) if "interval" in i.values else None,
+            full_text="full_text" in i.values and i.values["full_text"].value.lower() in _TRUE,
         )
         for i in items
     ]

@@ -37,6 +37,7 @@ def to_article(source: Source, entry: Entry, feed_language: str | None, now: flo
         published=entry.published if entry.published is not None else now,
         language=source.language or feed_language,
         text_hash=text_hash(title, text),
+        date_missing=entry.published is None,
     )
 
 
