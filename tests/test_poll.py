@@ -244,9 +244,8 @@ def test_unexpected_error_is_recorded_as_a_failure_not_a_poison_feed(rt: Runtime
 
 def test_undated_entry_gets_the_fetch_time_and_date_missing(rt: Runtime, feed_server: FeedServer, redis_client, prefix):
     rt.state.save_feed("nd", FeedState(last_ok=1.0), 0, 60)  # polled before: not a first poll
-    body = rss(
-        "<item><title>خبر</title><link>https://news.example.com/nd</link><description>إيران وباكستان</description></item>"
-    )
+    link = "https://news.example.com/nd"
+    body = rss(f"<item><title>خبر</title><link>{link}</link><description>إيران وباكستان</description></item>")
     url = feed_server.route("/nd.xml", body)
     now = time.time()
     poll_feed(rt, Source("nd", url), now=now)
