@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 REDIS_URL ?= $(or $(MARSAD_REDIS_URL),redis://127.0.0.1:6379/0)
 
-.PHONY: help install run redis test check format bench-pipeline clean
+.PHONY: help install run redis test check format bench-pipeline bench-text clean
 
 help:
 	@echo "make run    - install and run marsad (beat + worker), starting a private Redis if needed"
@@ -41,6 +41,10 @@ format: install
 
 bench-pipeline: install
 	$(BIN)/python bench/bench_pipeline.py
+
+# Issue 3: clean + normalise articles/s on one core, extraction pages/s; writes docs/benchmarks.md.
+bench-text: install
+	$(BIN)/python bench/text.py
 
 clean:
 	rm -rf $(VENV) .marsad .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from worker.core.normalize import fold_words, normalize, normalize_with_map, tokenize
+from worker.core.normalize import fold_words, normalize, tokenize
 
 FOLDING = [
     # tashkeel, superscript alef and tatweel are dropped
