@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+import codecs
 from datetime import UTC, datetime
 
 import pytest
@@ -237,3 +238,93 @@ def test_empty_feed_served_as_html_is_an_empty_feed_not_a_failure() -> None:
 def test_feed_cut_off_before_its_first_entry_is_unparsable() -> None:
     with pytest.raises(FeedParseError):
         parse_feed(b"<rss><channel><title>t</title></chan")
+
+
+def _rss(prolog: str | None, encoding: str, pub_date: str = "") -> bytes:
+    decl = f'<?xml version="1.0" encoding="{prolog}"?>\n' if prolog else ""
+    pub = f"<pubDate>{pub_date}</pubDate>" if pub_date else ""
+    return (
+        decl + '<rss version="2.0"><channel><title>أخبار</title><item>'
+        f"<title>{CP1256_TITLE}</title><link>https://example.com/ar/1</link>{pub}"
+        f"<description>{CP1256_TEXT}</description></item></channel></rss>"
+    ).encode(encoding)
+
+
+ENCODING_TRAPS = [
+    # (id, XML declaration, byte encoding, HTTP Content-Type)
+    ("HTTP utf-8 on windows-1256, prolog right", "windows-1256", "cp1256", "application/rss+xml; charset=utf-8"),
+    ("HTTP utf-8 on windows-1256, no prolog", None, "cp1256", "application/rss+xml; charset=utf-8"),
+    ("HTTP and prolog utf-8 on windows-1256", "utf-8", "cp1256", "text/xml; charset=UTF-8"),
+    ("prolog utf-8 on windows-1256, no HTTP charset", "utf-8", "cp1256", "application/rss+xml"),
+    ("HTTP iso-8859-1 default on windows-1256", None, "cp1256", "text/xml; charset=ISO-8859-1"),
+    ("prolog windows-1256 on UTF-8", "windows-1256", "utf-8", None),
+    ("prolog and HTTP windows-1256 on UTF-8", "windows-1256", "utf-8", "application/rss+xml; charset=windows-1256"),
+    ("prolog iso-8859-6 on windows-1256", "iso-8859-6", "cp1256", None),
+    ("ISO-8859-6 in the prolog", "iso-8859-6", "iso-8859-6", None),
+    ("ISO-8859-6 in HTTP", None, "iso-8859-6", "application/rss+xml; charset=iso-8859-6"),
+    ("ISO-8859-6 under a utf-8 label", None, "iso-8859-6", "application/rss+xml; charset=utf-8"),
+    ("prolog windows-1256 on ISO-8859-6", "windows-1256", "iso-8859-6", None),
+]
+
+
+@pytest.mark.parametrize(
+    ("prolog", "encoding", "content_type"), [t[1:] for t in ENCODING_TRAPS], ids=[t[0] for t in ENCODING_TRAPS]
+)
+def test_mislabelled_feed_parses_to_the_exact_arabic(
+    prolog: str | None, encoding: str, content_type: str | None
+) -> None:
+    feed = parse_feed(_rss(prolog, encoding), {"Content-Type": content_type} if content_type else {})
+    assert feed.title == "أخبار"
+    assert [(e.title, e.content) for e in feed.entries] == [(CP1256_TITLE, CP1256_TEXT)]
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (codecs.BOM_UTF16_LE + _rss("utf-16", "utf-16-le"), "application/rss+xml; charset=utf-8"),
+        (_rss("utf-16", "utf-16-le"), "application/rss+xml; charset=utf-8"),  # no BOM
+        (_rss("utf-16", "utf-16-be"), None),
+        (codecs.BOM_UTF8 + _rss("windows-1256", "utf-8"), "application/rss+xml; charset=windows-1256"),
+    ],
+    ids=["utf-16 BOM, labelled utf-8", "utf-16-le without BOM", "utf-16-be without BOM", "utf-8 BOM over labels"],
+)
+def test_wide_and_bom_feeds(body: bytes, content_type: str | None) -> None:
+    feed = parse_feed(body, {"Content-Type": content_type} if content_type else {})
+    assert [(e.title, e.content) for e in feed.entries] == [(CP1256_TITLE, CP1256_TEXT)]
+
+
+@pytest.mark.parametrize(
+    ("pub_date", "published"),
+    [
+        ("الجمعة 19 يناير 2024 10:30 م", 1705703400.0),  # 2024-01-19 22:30Z
+        ("١٩ كانون الثاني ٢٠٢٤ ١٠:٣٠ +03:00", 1705649400.0),  # 07:30Z
+        ("19 جانفي 2024 - 08:15", 1705652100.0),
+        ("Fri, 19 Jan 2024 10:30:00 +0300", 1705649400.0),  # feedparser's own forms still read
+        ("ليس تاريخا", None),
+    ],
+)
+def test_arabic_pub_date(pub_date: str, published: float | None) -> None:
+    (entry,) = parse_feed(_rss("utf-8", "utf-8", pub_date)).entries
+    assert entry.published == published
+
+
+def test_arabic_pub_date_in_a_windows_1256_feed_labelled_utf8() -> None:
+    body = _rss(None, "cp1256", "الجمعة 19 يناير 2024 10:30 م")
+    (entry,) = parse_feed(body, {"Content-Type": "application/rss+xml; charset=utf-8"}).entries
+    assert (entry.title, entry.published) == (CP1256_TITLE, 1705703400.0)
+
+
+def test_importing_the_core_registers_no_date_handler() -> None:
+    """Registration happens on the first parse, not as a side effect of ``import worker.core``."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import feedparser.datetimes as d, worker.core, worker.core.parse as p\n"
+        "before = p._feedparser_date in d._date_handlers\n"
+        "p.parse_feed(b'<rss version=\"2.0\"><channel><title>t</title></channel></rss>')\n"
+        "p.parse_feed(b'<rss version=\"2.0\"><channel><title>t</title></channel></rss>')\n"
+        "print(before, d._date_handlers.count(p._feedparser_date))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "1"]
