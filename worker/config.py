@@ -58,6 +58,7 @@ class Settings(BaseSettings):
     max_redirects: int = Field(default=5, ge=0)
     user_agent: str = "marsad/0.1 (+https://github.com/marsad/marsad)"
     allow_private_networks: bool = False
+    full_text_max_per_poll: int = Field(default=20, ge=0)
 
     task_soft_time_limit: PositiveDuration = 120.0
     task_time_limit: PositiveDuration = 150.0

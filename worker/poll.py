@@ -29,6 +29,7 @@ from worker.core.parse import parse_feed
 from worker.core.pipeline import alerts_for, candidates
 from worker.core.schedule import next_poll_at, next_state
 from worker.errors import FeedParseError, InfrastructureError
+from worker.fulltext import fill
 from worker.logs import event
 from worker.models import Alert, FetchResult, ParsedFeed, Source
 
@@ -80,6 +81,8 @@ def _process(rt: Runtime, source: Source, parsed: ParsedFeed, now: float, first_
     s = rt.settings
     cands = candidates(source, parsed.entries, parsed.language, now, s.max_article_age, first_poll)
     fresh, copies = rt.state.triage([c.article for c in cands])
+    if source.full_text:
+        fresh = fill(rt.fetcher, fresh, s.full_text_max_per_poll)
     silent = {c.article.id for c in cands if c.too_old} | {a.id for a in copies}
     published: list[Alert] = []
     for article in fresh + copies:

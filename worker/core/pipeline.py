@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from worker.core.alerts import build_alert
 from worker.core.clean import clean_text, clean_title
 from worker.core.dedup import article_id, canonical_url, text_hash
+from worker.core.language import detect_language
 from worker.core.match import Rule, match_rules
 from worker.models import Alert, Article, Entry, Source
 
@@ -35,7 +36,7 @@ def to_article(source: Source, entry: Entry, feed_language: str | None, now: flo
         title=title,
         text=text,
         published=entry.published if entry.published is not None else now,
-        language=source.language or feed_language,
+        language=detect_language(f"{title}\n{text}", configured=source.language or feed_language),
         text_hash=text_hash(title, text),
         date_missing=entry.published is None,
     )
