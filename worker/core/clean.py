@@ -87,13 +87,20 @@ def html_to_text(html: str) -> str:
     return root.text(deep=True, separator="") if root is not None else ""
 
 
+# Compatibility spaces (NBSP and friends) are the usual reason a text is not NFKC-normalised;
+# they become plain spaces first so that the full NFKC pass is needed only for real compatibility
+# characters such as presentation forms.
+_COMPAT_SPACES = re.compile(r"[\u00a0\u2000-\u200a\u202f\u205f\u3000]")
+
+
 def _lines(text: str) -> list[str]:
     bp = boilerplate()
+    text = _COMPAT_SPACES.sub(" ", text)
     if not unicodedata.is_normalized("NFKC", text):  # the check is ~10x cheaper than the work
         text = unicodedata.normalize("NFKC", text)
     text = _INVISIBLE.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
-    text = bp.inline_marker.sub(" ", text)
-    lines = (_SPACES.sub(" ", line).strip() for line in text.split("\n"))
+    text = _SPACES.sub(" ", bp.inline_marker.sub(" ", text))
+    lines = (line.strip() for line in text.split("\n"))
     return [ln for ln in lines if ln and not bp.marker_line.match(ln)]
 
 
@@ -101,18 +108,19 @@ def clean_title(title: str) -> str:
     return " ".join(_lines(html_to_text(title) if "<" in title else title))
 
 
-def _is_caption(line: str, title: tuple[str, ...], extra: int) -> bool:
+def _is_caption(line: str, title: tuple[str, ...], title_chars: int, extra: int) -> bool:
     """The title's words, in order, plus at most ``extra`` other words (a photo caption)."""
     n = len(title)
-    if not n or line.count(" ") > 2 * (n + extra):
-        return False  # a paragraph: far too many words to fold and compare
+    if not n or len(line) > title_chars + 16 * extra:
+        return False  # longer than the title and ``extra`` long words: a paragraph, not folded
     words = fold_words(line)
     if len(words) < n or len(words) > n + extra:
         return False
     return any(words[i : i + n] == title for i in range(len(words) - n + 1))
 
 
-def _drop_boilerplate(lines: list[str], title: tuple[str, ...], bp: Boilerplate) -> list[str]:
+def _drop_boilerplate(lines: list[str], title: str, bp: Boilerplate) -> list[str]:
+    title_words = fold_words(title)
     out: list[str] = []
     skip_next = False
     for line in lines:
@@ -124,7 +132,7 @@ def _drop_boilerplate(lines: list[str], title: tuple[str, ...], bp: Boilerplate)
             continue
         if len(line) <= bp.max_share_chars and bp.share.match(line):
             continue
-        if title and _is_caption(line, title, bp.caption_extra_words):
+        if title_words and _is_caption(line, title_words, len(title), bp.caption_extra_words):
             continue  # the title repeated (first line) or a caption repeating it
         out.append(line)
     return out
@@ -133,7 +141,7 @@ def _drop_boilerplate(lines: list[str], title: tuple[str, ...], bp: Boilerplate)
 def clean_text(content: str, *, is_html: bool, title: str = "") -> str:
     """The display text of an entry's body: paragraphs separated by a newline, boilerplate gone."""
     bp = boilerplate()
-    lines = _drop_boilerplate(_lines(html_to_text(content) if is_html else content), fold_words(title), bp)
+    lines = _drop_boilerplate(_lines(html_to_text(content) if is_html else content), title, bp)
     while lines and bp.trailing_credit.match(lines[-1]):
         lines.pop()
     return "\n".join(lines)
