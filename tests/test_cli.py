@@ -221,3 +221,42 @@ def test_celery_processes_refuse_a_bad_config_file(tmp_path: Path, prefix: str, 
     assert res.returncode == 2
     assert f"{path}:{expected}" in res.stdout + res.stderr
     assert "Traceback" not in res.stdout + res.stderr
+
+
+PAGES = ROOT / "tests" / "data" / "pages"
+
+
+def test_extract_file_prints_title_and_body():
+    page = PAGES / "cnn_arabic" / "arabic_article.html"
+    res = marsad("extract", str(page))
+    assert res.returncode == 0, res.stderr
+    title, _, body = res.stdout.partition("\n\n")
+    assert title == "معارضون يسيطرون على مخازن للصواريخ بريف دمشق"
+    assert "تمكنت من السيطرة على مستودعات للأسلحة بريف دمشق" in body
+    assert title not in body.splitlines()[0]
+
+
+def test_extract_url_json_with_a_lying_charset(feed_server: FeedServer):
+    """A windows-1256 page served as charset=utf-8: the text comes out as Arabic, not mojibake."""
+    html = (
+        "<html lang='ar'><head><title>باكستان تجري مراجعة للأمن القومي</title>"
+        '<meta property="article:published_time" content="2024-01-19T07:30:00+00:00"></head><body>'
+        "<article><h1>باكستان تجري مراجعة للأمن القومي</h1>"
+        + "".join(f"<p>{p}</p>" for p in SEED.splitlines()[4:20] if p.strip() and not p.startswith("["))
+        + "</article></body></html>"
+    )
+    url = feed_server.route("/page.html", html.encode("cp1256"), content_type="text/html; charset=utf-8")
+    res = marsad("extract", url, "--json", env={"MARSAD_ALLOW_PRIVATE_NETWORKS": "1"})
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    assert set(out) >= {"title", "text", "language", "published"}
+    assert out["title"] == "باكستان تجري مراجعة للأمن القومي"
+    assert "عقد اجتماع لكبار القادة العسكريين" in out["text"] and "\ufffd" not in out["text"]
+    assert out["language"] == "ar"
+    assert out["published"] == "2024-01-19T00:00:00Z"  # the page's date (the extractor keeps the day)
+
+
+def test_extract_errors():
+    assert marsad("extract", "/nonexistent.html").returncode == 2
+    res = marsad("extract", "http://127.0.0.1:9/x.html", env={"MARSAD_ALLOW_PRIVATE_NETWORKS": "1"})
+    assert res.returncode == 1 and res.stderr.startswith("marsad: cannot fetch http://127.0.0.1:9/x.html")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import socket
 import time
+from pathlib import Path
 
 import pytest
 import redis
@@ -252,3 +253,34 @@ def test_undated_entry_gets_the_fetch_time_and_date_missing(rt: Runtime, feed_se
     [alert] = stream(redis_client, Keys(prefix))
     assert alert["article"]["date_missing"] is True
     assert alert["article"]["published"] == time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
+
+
+PAGE = Path(__file__).parent / "data" / "pages" / "jawharafm" / "JA-politic-1-20170302.html"
+
+
+def test_full_text_source_matches_on_the_article_page(settings, feed_server: FeedServer, redis_client, prefix):
+    """The feed has only a teaser; the rule's words are in the article page (a real Jawhara FM
+    page, served by the local server with a wrong charset label to make it harder)."""
+    page = feed_server.route("/article.html", PAGE.read_bytes(), content_type="text/html; charset=iso-8859-1")
+    teaser = "حمة الهمامي ضيف بوليتيكا"
+    url = feed_server.route("/ft.xml", rss(item("اعتذار الغرياني", page, teaser)))
+    rules = [Rule.from_query("ghariani", "الغرياني AND الوظيفة")]  # الوظيفة is only on the page
+    rt = Runtime.build(settings, rules)
+    report = poll_feed(rt, Source("jawhara", url, "ar", full_text=True))
+    rt.close()
+    assert len(report.published) == 1
+    [alert] = stream(redis_client, Keys(prefix))
+    assert "الوظيفة" in {m["surface"] for m in alert["matched"]} | {
+        alert["snippet"][s:e] for s, e in alert["snippet_marks"]
+    }
+    assert len(feed_server.hits("/article.html")) == 1
+
+
+def test_full_text_failure_keeps_the_feed_content(settings, feed_server: FeedServer, redis_client, prefix):
+    missing = feed_server.url("/gone.html")  # 404
+    url = feed_server.route("/ft.xml", rss(item("خبر", missing, "وفد من باكستان يزور إيران")))
+    rt = Runtime.build(settings, RULES)
+    report = poll_feed(rt, Source("ft", url, "ar", full_text=True))
+    rt.close()
+    assert report.outcome == "ok" and len(report.published) == 1
+    assert len(feed_server.hits("/gone.html")) == 1

@@ -46,6 +46,9 @@ def _parser() -> argparse.ArgumentParser:
     m = sub.add_parser("match", help="match JSON-lines articles against the rules; no Redis needed")
     m.add_argument("--rules", default=None, help="rules file (default: MARSAD_RULES_FILE)")
     m.add_argument("files", nargs="*", help="JSONL files of {id, title?, text}; stdin when none")
+    x = sub.add_parser("extract", help="show the title and cleaned text marsad reads from one article page")
+    x.add_argument("target", metavar="FILE_OR_URL", help="a saved HTML page, or an http(s) URL to fetch")
+    x.add_argument("--json", action="store_true", help="one JSON object: title, text, language, published, url")
     t = sub.add_parser("tail", help="print alerts as they are published")
     t.add_argument("--rule", action="append", default=[], help="only this rule (repeatable)")
     return p
@@ -193,7 +196,55 @@ def cmd_tail(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"run": cmd_run, "once": cmd_once, "match": cmd_match, "tail": cmd_tail}
+def cmd_extract(args: argparse.Namespace, settings: Settings) -> int:
+    """Fetch (for a URL), decode, extract and clean one article page, as the worker would for a
+    ``full_text`` source: how a user checks a new source before adding it."""
+    from worker.adapters.http import Fetcher
+    from worker.core.alerts import iso_utc
+    from worker.core.dates import parse_date
+    from worker.core.language import detect_language
+    from worker.fulltext import page_from_bytes, page_of
+
+    target: str = args.target
+    url: str | None = None
+    if target.startswith(("http://", "https://")):
+        fetcher = Fetcher(settings)
+        try:
+            result, page = page_of(fetcher, target)
+        finally:
+            fetcher.close()
+        if result.outcome != "ok":
+            print(f"marsad: cannot fetch {target}: {result.error or result.outcome}", file=sys.stderr)
+            return EXIT_FAILURE
+        url = result.final_url or target
+    else:
+        try:
+            with open(target, "rb") as f:
+                body = f.read()
+        except OSError as e:
+            return _problems([Problem(target, 0, 0, f"cannot read the file: {e.strerror or e}")])
+        page = page_from_bytes(body, None, None)
+    if page is None:
+        print(f"marsad: no article text found in {target}", file=sys.stderr)
+        return EXIT_FAILURE
+    title = clean_title(page.title)
+    text = clean_text(page.text, is_html=False, title=title)
+    published = parse_date(page.published) if page.published else None
+    out = {
+        "title": title,
+        "text": text,
+        "language": detect_language(f"{title}\n{text}", configured=page.language),
+        "published": iso_utc(published) if published is not None else None,
+        "url": url,
+    }
+    if args.json:
+        print(json.dumps(out, ensure_ascii=False))
+    else:
+        print(f"{title}\n\n{text}")
+    return EXIT_OK
+
+
+COMMANDS = {"run": cmd_run, "once": cmd_once, "match": cmd_match, "extract": cmd_extract, "tail": cmd_tail}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -24,13 +24,18 @@ from worker.logs import event
 from worker.models import Article, FetchResult
 
 
+def page_from_bytes(body: bytes, content_type: str | None, url: str | None) -> Page | None:
+    """Decode (charset traps included) and extract one article page."""
+    html = decode(body, charset_from_content_type(content_type), markup="html")
+    return extract_page(html.text, url)
+
+
 def page_of(fetcher: Fetcher, url: str) -> tuple[FetchResult, Page | None]:
     """Fetch and extract one article page."""
     result = fetcher.fetch(url)
     if result.outcome != "ok":
         return result, None
-    html = decode(result.body, charset_from_content_type(result.headers.get("content-type")), markup="html")
-    return result, extract_page(html.text, result.final_url or url)
+    return result, page_from_bytes(result.body, result.headers.get("content-type"), result.final_url or url)
 
 
 def with_full_text(fetcher: Fetcher, article: Article) -> Article:
