@@ -17,7 +17,7 @@ from typing import IO, NoReturn
 from worker.adapters.configfiles import read_rules, read_sources, undecodable
 from worker.config import Settings, load_settings
 from worker.core.clean import clean_text, clean_title
-from worker.core.match import Rule, match_rules
+from worker.core.match import Matcher, Rule
 from worker.errors import ConfigError, InfrastructureError, Problem
 from worker.logs import event
 
@@ -157,6 +157,7 @@ def _articles(name: str, stream: IO[bytes], problems: list[Problem]) -> Iterable
 
 def cmd_match(args: argparse.Namespace, settings: Settings) -> int:
     rules: list[Rule] = read_rules(settings.rules_file)
+    matcher = Matcher(rules)
     problems: list[Problem] = []
     inputs: Sequence[str] = args.files or ["-"]
     for path in inputs:
@@ -170,7 +171,7 @@ def cmd_match(args: argparse.Namespace, settings: Settings) -> int:
             for art_id, title, text in _articles(name, stream, problems):
                 title = clean_title(title)
                 text = clean_text(text, is_html="<" in text, title=title)
-                for m in match_rules(rules, title, text):
+                for m in matcher.match(title, text):
                     matched = [
                         {"term": h.term, "surface": h.surface, "field": h.field, "start": h.start, "end": h.end}
                         for h in m.hits

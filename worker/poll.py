@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import random
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import redis
@@ -24,7 +25,7 @@ from worker.adapters.redisconn import connect
 from worker.adapters.state import State
 from worker.config import Settings
 from worker.core.fetch_policy import conditional_headers
-from worker.core.match import Rule
+from worker.core.match import Matcher, Rule
 from worker.core.parse import parse_feed
 from worker.core.pipeline import alerts_for, candidates
 from worker.core.schedule import next_poll_at, next_state
@@ -40,18 +41,26 @@ class Runtime:
 
     settings: Settings
     rules: list[Rule]
+    matcher: Matcher
     redis: redis.Redis
     state: State
     publisher: Publisher
     fetcher: Fetcher
 
     @classmethod
-    def build(cls, settings: Settings, rules: list[Rule], fetcher: Fetcher | None = None) -> Runtime:
+    def build(
+        cls,
+        settings: Settings,
+        rules: list[Rule],
+        fetcher: Fetcher | None = None,
+        entities: Mapping[str, Sequence[str]] | None = None,
+    ) -> Runtime:
         client = connect(settings)
         keys = Keys(settings.key_prefix)
         return cls(
             settings,
             rules,
+            Matcher(rules, entities),
             client,
             State(client, keys),
             Publisher(client, keys, settings.dedup_ttl, settings.stream_maxlen),
@@ -89,7 +98,7 @@ def _process(rt: Runtime, source: Source, parsed: ParsedFeed, now: float, first_
         story = rt.state.story(article, s.dedup_ttl)
         if article.id in silent:
             continue  # recorded (story and seen) but no alert: archive, or a copy of a known text
-        for alert in alerts_for(article, story, rt.rules):
+        for alert in alerts_for(article, story, rt.matcher):
             if rt.publisher.publish(alert):
                 published.append(alert)
                 event("alert.published", alert=alert.id, rule=alert.rule, story=story, feed=source.id)

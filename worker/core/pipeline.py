@@ -13,7 +13,7 @@ from worker.core.alerts import build_alert
 from worker.core.clean import clean_text, clean_title
 from worker.core.dedup import article_id, canonical_url, text_hash
 from worker.core.language import detect_language
-from worker.core.match import Rule, match_rules
+from worker.core.match import Matcher
 from worker.models import Alert, Article, Entry, Source
 
 
@@ -66,5 +66,6 @@ def candidates(
     return list(out.values())
 
 
-def alerts_for(article: Article, story_id: str, rules: Sequence[Rule]) -> list[Alert]:
-    return [build_alert(article, story_id, m) for m in match_rules(rules, article.title, article.text)]
+def alerts_for(article: Article, story_id: str, matcher: Matcher) -> list[Alert]:
+    matches = matcher.match(article.title, article.text, source=article.source, language=article.language)
+    return [build_alert(article, story_id, m) for m in matches]
