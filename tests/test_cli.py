@@ -74,8 +74,10 @@ def test_bad_rules_file_reports_every_problem(tmp_path: Path):
     assert res.returncode == 2
     assert res.stderr.splitlines() == [
         f"{rules}:2:16: query: missing ')'",
+        "      query: (إيران",
+        "    " + " " * 15 + "^",
         f"{rules}:3:7: duplicate id 'a' (first on line 1)",
-        f"{rules}:5:3: unknown key 'idd'; expected one of: id, query, name",
+        f"{rules}:5:3: unknown key 'idd'; expected one of: id, query, name, sources, languages, enabled",
         f"{rules}:5:3: missing 'id'",
         f"{rules}:5:3: missing 'query'",
     ]

@@ -17,11 +17,12 @@ Loader = Callable[[str, str], list]  # type: ignore[type-arg]
 
 
 def problems(loader: Loader, text: str, path: str) -> list[str]:
+    """The ``path:line:col: message`` line of each problem (a query error adds context lines,
+    the offending line and a caret, checked in test_query_error_shows_the_line_and_a_caret)."""
     with pytest.raises(ConfigError) as err:
         loader(text, path)
-    lines = str(err.value).splitlines()
-    assert lines == [str(p) for p in err.value.problems]
-    return lines
+    assert str(err.value) == "\n".join(str(p) for p in err.value.problems)
+    return [str(p).splitlines()[0] for p in err.value.problems]
 
 
 def one_problem(loader: Loader, text: str, path: str) -> str:
@@ -154,6 +155,28 @@ def test_query_error_points_inside_the_query(line: str, col: int, message: str) 
         assert line[col - 1] == ")"
     if message == "unclosed quote":
         assert line[col - 1] == '"'
+
+
+def test_query_error_shows_the_line_and_a_caret() -> None:
+    with pytest.raises(ConfigError) as err:
+        load_rules("- id: r1\n  query: إيران OR باكستان)\n", "rules.yaml")
+    assert str(err.value).splitlines() == [
+        "rules.yaml:2:26: query: unexpected ')'",
+        "      query: إيران OR باكستان)",
+        "    " + " " * 25 + "^",
+    ]
+
+
+def test_unknown_entity_is_located(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_rules("- id: r1\n  query: إيران AND entity:XX\n", "rules.yaml", entity_ids={"IR", "PK"})
+    assert str(err.value).splitlines()[0] == "rules.yaml:2:20: query: unknown entity 'XX' (see `marsad entities show`)"
+
+
+def test_rule_restrictions_and_switch() -> None:
+    text = "- id: r1\n  query: إيران\n  sources: [bbc-arabic, dw]\n  languages: ar\n  enabled: false\n"
+    [rule] = load_rules(text, "rules.yaml")
+    assert rule.sources == {"bbc-arabic", "dw"} and rule.languages == {"ar"} and rule.enabled is False
 
 
 def test_query_error_in_a_flow_mapping() -> None:

@@ -32,11 +32,13 @@ class Problem:
     line: int
     col: int
     message: str
+    context: str = ""  # lines shown under the message (the offending line and a caret)
 
     def __str__(self) -> str:
         if self.line <= 0:  # not from a file (an environment variable, a whole file)
             return f"{self.path}: {self.message}"
-        return f"{self.path}:{self.line}:{self.col}: {self.message}"
+        head = f"{self.path}:{self.line}:{self.col}: {self.message}"
+        return f"{head}\n{self.context}" if self.context else head
 
 
 class ConfigError(MarsadError):

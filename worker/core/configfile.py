@@ -9,7 +9,7 @@ value, and all problems are collected before anything starts. Unknown keys are e
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -31,6 +31,7 @@ class _Item:
 
     node: yaml.MappingNode
     values: dict[str, yaml.ScalarNode]
+    lists: dict[str, list[yaml.ScalarNode]]
 
 
 class _Reader:
@@ -39,12 +40,18 @@ class _Reader:
         self.text = text
         self.problems: list[Problem] = []
 
-    def at(self, node: yaml.Node, message: str, offset: int = 0) -> None:
+    def at(self, node: yaml.Node, message: str, offset: int = 0, caret: bool = False) -> None:
         mark = node.start_mark
-        self.problems.append(Problem(self.path, mark.line + 1, mark.column + 1 + offset, message))
+        line, col = mark.line + 1, mark.column + 1 + offset
+        context = ""
+        if caret:  # the offending line, and a caret under the column
+            source = self.text.splitlines()[line - 1] if line <= len(self.text.splitlines()) else ""
+            context = f"    {source}\n    {' ' * (col - 1)}^"
+        self.problems.append(Problem(self.path, line, col, message, context))
 
-    def items(self, what: str, keys: dict[str, bool]) -> list[_Item]:
-        """The list of mappings in the file; ``keys`` maps allowed key -> required."""
+    def items(self, what: str, keys: dict[str, bool], lists: tuple[str, ...] = ()) -> list[_Item]:
+        """The list of mappings in the file; ``keys`` maps allowed key -> required; keys in
+        ``lists`` take a list of values (or one value)."""
         try:
             root = yaml.compose(self.text, Loader=yaml.SafeLoader)
         except yaml.MarkedYAMLError as e:
@@ -61,27 +68,36 @@ class _Reader:
         if not isinstance(root, yaml.SequenceNode):
             self.at(root, f"expected a list of {what} (each line starting with '- ')")
             return []
-        return [item for node in root.value if (item := self._item(node, keys)) is not None]
+        return [item for node in root.value if (item := self._item(node, keys, lists)) is not None]
 
-    def _item(self, node: yaml.Node, keys: dict[str, bool]) -> _Item | None:
+    def _item(self, node: yaml.Node, keys: dict[str, bool], lists: tuple[str, ...]) -> _Item | None:
         if not isinstance(node, yaml.MappingNode):
             self.at(node, f"expected a mapping such as {{{', '.join(keys)}}}")
             return None
         values: dict[str, yaml.ScalarNode] = {}
+        listed: dict[str, list[yaml.ScalarNode]] = {}
         for key_node, value_node in node.value:
             key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
             if key not in keys:
                 self.at(key_node, f"unknown key {key!r}; expected one of: {', '.join(keys)}")
-            elif key in values:
+            elif key in values or key in listed:
                 self.at(key_node, f"duplicate key {key!r}")
+            elif key in lists and isinstance(value_node, yaml.SequenceNode):
+                scalars = [v for v in value_node.value if isinstance(v, yaml.ScalarNode)]
+                if len(scalars) != len(value_node.value) or not scalars:
+                    self.at(value_node, f"{key!r} must be a list of values such as [a, b]")
+                else:
+                    listed[key] = scalars
             elif not isinstance(value_node, yaml.ScalarNode) or value_node.tag == "tag:yaml.org,2002:null":
                 self.at(value_node, f"{key!r} must be a single value")
+            elif key in lists:
+                listed[key] = [value_node]
             else:
                 values[key] = value_node
         for key, required in keys.items():
             if required and key not in values and not any(k.value == key for k, _ in node.value):
                 self.at(node, f"missing {key!r}")
-        return _Item(node, values)
+        return _Item(node, values, listed)
 
     def unique_ids(self, items: list[_Item]) -> None:
         seen: dict[str, int] = {}
@@ -125,7 +141,7 @@ _BOOLS = (*_TRUE, "false", "no", "off")
 
 
 def _check_bool(value: str) -> str | None:
-    return None if value.lower() in _BOOLS else f"full_text must be true or false, not {value!r}"
+    return None if value.lower() in _BOOLS else f"expected true or false, not {value!r}"
 
 
 def _check_language(value: str) -> str | None:
@@ -165,22 +181,44 @@ def _query_column(text: str, node: yaml.ScalarNode, offset: int) -> int:
     return 0
 
 
-def load_rules(text: str, path: str = "rules.yaml") -> list[Rule]:
-    """Parse rules.yaml; raises ConfigError listing every problem (query errors point inside the query)."""
+def _entity_offset(query: str, entity_id: str) -> int:
+    at = query.find(f"entity:{entity_id}")
+    return max(at, 0)
+
+
+def load_rules(text: str, path: str = "rules.yaml", entity_ids: Collection[str] | None = None) -> list[Rule]:
+    """Parse rules.yaml; raises ConfigError listing every problem. A query error points inside
+    the query, with the line and a caret under it. ``entity_ids``: the known entities (None:
+    not checked)."""
     r = _Reader(path, text)
-    items = r.items("rules", {"id": True, "query": True, "name": False})
+    keys = {"id": True, "query": True, "name": False, "sources": False, "languages": False, "enabled": False}
+    items = r.items("rules", keys, lists=("sources", "languages"))
     r.unique_ids(items)
     rules = []
     for item in items:
         qnode = item.values.get("query")
+        r.check(item.values.get("enabled"), _check_bool)
+        for lang in item.lists.get("languages", []):
+            r.check(lang, _check_language)
         if qnode is None or "id" not in item.values:
             continue
         try:
             node = parse_query(qnode.value)
         except QueryError as e:
-            r.at(qnode, f"query: {e.message}", _query_column(text, qnode, e.offset))
+            r.at(qnode, f"query: {e.message}", _query_column(text, qnode, e.offset), caret=True)
             continue
-        name = item.values["name"].value if "name" in item.values else None
-        rules.append(Rule(item.values["id"].value, qnode.value, node, name))
+        rule = Rule(
+            item.values["id"].value,
+            qnode.value,
+            node,
+            item.values["name"].value if "name" in item.values else None,
+            sources=frozenset(n.value for n in item.lists["sources"]) if "sources" in item.lists else None,
+            languages=frozenset(n.value for n in item.lists["languages"]) if "languages" in item.lists else None,
+            enabled=item.values["enabled"].value.lower() in _TRUE if "enabled" in item.values else True,
+        )
+        for eid in sorted(rule.entity_ids() - set(entity_ids if entity_ids is not None else rule.entity_ids())):
+            offset = _query_column(text, qnode, _entity_offset(qnode.value, eid))
+            r.at(qnode, f"query: unknown entity {eid!r} (see `marsad entities show`)", offset, caret=True)
+        rules.append(rule)
     r.raise_if_any()
     return rules
