@@ -68,7 +68,18 @@ def test_same_story_gives_the_same_alert_under_another_article() -> None:
 
 def test_payload_shape_on_the_seed_article() -> None:
     data = payload_for("إيران AND باكستان", article())
-    assert set(data) == {"schema", "id", "rule", "story", "matched", "snippet", "snippet_marks", "article"}
+    assert set(data) == {
+        "schema",
+        "id",
+        "rule",
+        "rule_version",
+        "story",
+        "matched",
+        "snippet",
+        "snippet_marks",
+        "article",
+    }
+    assert data["rule_version"] == 0  # built without a stored rule set
     assert data["schema"] == 1
     assert data["id"] == alert_id("iran-pakistan", "story-1")
     assert data["rule"] == "iran-pakistan"

@@ -70,28 +70,38 @@ def _exit_on_bad_config(problems: list[Problem]) -> NoReturn:
 
 @beat_init.connect
 def sync_sources_on_beat_start(sender: Any = None, **_: Any) -> None:
-    """At beat start, make the due set match sources.yaml: added feeds are polled at the next
-    tick, removed ones never again, and existing ones keep their schedule (no Redis clearing)."""
-    from worker.adapters.configfiles import read_sources
+    """At beat start, make the due set match sources.yaml (added feeds are polled at the next
+    tick, removed ones never again, existing ones keep their schedule: no Redis clearing), and
+    store the rules file as the live rule set."""
+    from worker.adapters.configfiles import read_ruleset, read_sources
     from worker.adapters.redisconn import connect
+    from worker.adapters.rulestore import RuleStore
     from worker.adapters.state import State
 
     setup(settings.log_level, under_celery=True)
     try:
         sources = read_sources(settings.sources_file)
+        ruleset = read_ruleset(settings.rules_file, settings.entities_file)
     except ConfigError as e:
         _exit_on_bad_config(e.problems)
-    added, removed = State(connect(settings), keys).sync_sources(sources, time.time())
+    client = connect(settings)
+    added, removed = State(client, keys).sync_sources(sources, time.time())
     event("sources.synced", file=settings.sources_file, feeds=len(sources), added=len(added), removed=len(removed))
+    # At start the rules file is the truth: it becomes the next live version (a `marsad rules
+    # load` since the last start is replaced, as documented).
+    version = RuleStore(client, keys).store(
+        ruleset.rules_text, settings.rules_file, ruleset.entities_text, ruleset.entities_path
+    )
+    event("rules.stored", file=settings.rules_file, version=version, rules=len(ruleset.rules))
 
 
 @worker_init.connect
 def check_rules_on_worker_start(sender: Any = None, **_: Any) -> None:
     """A worker with a bad rules file must not start (each task would fail on it instead)."""
-    from worker.adapters.configfiles import read_rules
+    from worker.adapters.configfiles import read_ruleset
 
     try:
-        rules = read_rules(settings.rules_file)
+        ruleset = read_ruleset(settings.rules_file, settings.entities_file)
     except ConfigError as e:
         _exit_on_bad_config(e.problems)
-    event("rules.loaded", file=settings.rules_file, rules=len(rules))
+    event("rules.checked", file=settings.rules_file, rules=len(ruleset.rules))

@@ -11,17 +11,16 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Iterable, Sequence
-from typing import IO, NoReturn
+from collections.abc import Sequence
+from typing import NoReturn
 
-from worker.adapters.configfiles import read_rules, read_sources, undecodable
+from worker.adapters.configfiles import read_ruleset, read_sources
+from worker.cli_common import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, redis_ok, report_problems
+from worker.cli_rules import add_rule_tools, cmd_explain, cmd_match, cmd_rules
 from worker.config import Settings, load_settings
 from worker.core.clean import clean_text, clean_title
-from worker.core.match import Matcher, Rule
 from worker.errors import ConfigError, InfrastructureError, Problem
 from worker.logs import event
-
-EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
 
 
 class _Parser(argparse.ArgumentParser):
@@ -43,21 +42,18 @@ def _parser() -> argparse.ArgumentParser:
         c.add_argument("--rules", default=None, help="rules file (default: MARSAD_RULES_FILE)")
         if name == "run":
             c.add_argument("--concurrency", type=int, default=2, help="worker processes (default 2)")
-    m = sub.add_parser("match", help="match JSON-lines articles against the rules; no Redis needed")
-    m.add_argument("--rules", default=None, help="rules file (default: MARSAD_RULES_FILE)")
-    m.add_argument("files", nargs="*", help="JSONL files of {id, title?, text}; stdin when none")
+    add_rule_tools(sub)
+    en = sub.add_parser("entities", help="the entities rules can name as entity:ID")
+    en_sub = en.add_subparsers(dest="entities_command", required=True, parser_class=_Parser)
+    show = en_sub.add_parser("show", help="list every name and form of an entity that will match")
+    show.add_argument("id", help="a country code such as IR, or an id from the entities file")
+    show.add_argument("--entities", default=None, help="user entities file (default: MARSAD_ENTITIES_FILE)")
     x = sub.add_parser("extract", help="show the title and cleaned text marsad reads from one article page")
     x.add_argument("target", metavar="FILE_OR_URL", help="a saved HTML page, or an http(s) URL to fetch")
     x.add_argument("--json", action="store_true", help="one JSON object: title, text, language, published, url")
     t = sub.add_parser("tail", help="print alerts as they are published")
     t.add_argument("--rule", action="append", default=[], help="only this rule (repeatable)")
     return p
-
-
-def _problems(problems: Iterable[Problem]) -> int:
-    for problem in problems:
-        print(problem, file=sys.stderr)
-    return EXIT_BAD_INPUT
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -67,24 +63,15 @@ def _settings(args: argparse.Namespace) -> Settings:
         os.environ["MARSAD_SOURCES_FILE"] = args.sources
     if getattr(args, "rules", None):
         os.environ["MARSAD_RULES_FILE"] = args.rules
+    if getattr(args, "entities", None):
+        os.environ["MARSAD_ENTITIES_FILE"] = args.entities
     return load_settings()
 
 
-def _redis_ok(settings: Settings) -> bool:
-    from worker.adapters.redisconn import connect, ping, unreachable_message
-
-    try:
-        ping(connect(settings))
-    except InfrastructureError:
-        print(unreachable_message(settings), file=sys.stderr)
-        return False
-    return True
-
-
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
-    read_sources(settings.sources_file)  # fail fast with exit 2; beat re-reads it
-    read_rules(settings.rules_file)
-    if not _redis_ok(settings):
+    read_sources(settings.sources_file)  # fail fast with exit 2; beat re-reads and stores them
+    read_ruleset(settings.rules_file, settings.entities_file)
+    if not redis_ok(settings):
         return EXIT_FAILURE
     event("settings.loaded", **settings.masked())
     from worker.celery_app import app, keys
@@ -107,11 +94,11 @@ def cmd_once(args: argparse.Namespace, settings: Settings) -> int:
     from worker.poll import Runtime, poll_feed
 
     sources = read_sources(settings.sources_file)
-    rules = read_rules(settings.rules_file)
-    if not _redis_ok(settings):
+    ruleset = read_ruleset(settings.rules_file, settings.entities_file)
+    if not redis_ok(settings):
         return EXIT_FAILURE
     event("settings.loaded", **settings.masked())
-    rt = Runtime.build(settings, rules)
+    rt = Runtime.build(settings, list(ruleset.rules), entities=ruleset.entities)
     failed = 0
     try:
         for source in sources:
@@ -124,67 +111,11 @@ def cmd_once(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_FAILURE if sources and failed == len(sources) else EXIT_OK
 
 
-def _articles(name: str, stream: IO[bytes], problems: list[Problem]) -> Iterable[tuple[str, str, str]]:
-    for lineno, raw in enumerate(stream, 1):
-        try:
-            line = raw.decode("utf-8")
-        except UnicodeDecodeError as e:
-            problems.append(undecodable(name, raw, e, lineno - 1))
-            continue
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line.rstrip("\r\n"))
-        except json.JSONDecodeError as e:
-            # the line holds no newline now, so pos + 1 is the 1-based column in characters
-            problems.append(Problem(name, lineno, e.pos + 1, f"invalid JSON: {e.msg}"))
-            continue
-        if not isinstance(obj, dict):
-            problems.append(Problem(name, lineno, 1, "expected a JSON object {id, title?, text}"))
-            continue
-        bad = [
-            k
-            for k, typ in (("id", (str, int)), ("title", str), ("text", str))
-            if k in obj and not isinstance(obj[k], typ)
-        ]
-        missing = [k for k in ("id", "text") if k not in obj]
-        if missing or bad:
-            what = f"missing {', '.join(missing)}" if missing else f"{', '.join(bad)} must be a string"
-            problems.append(Problem(name, lineno, 1, what))
-            continue
-        yield str(obj["id"]), obj.get("title", ""), obj["text"]
-
-
-def cmd_match(args: argparse.Namespace, settings: Settings) -> int:
-    rules: list[Rule] = read_rules(settings.rules_file)
-    matcher = Matcher(rules)
-    problems: list[Problem] = []
-    inputs: Sequence[str] = args.files or ["-"]
-    for path in inputs:
-        try:
-            stream = sys.stdin.buffer if path == "-" else open(path, "rb")  # noqa: SIM115
-        except OSError as e:
-            problems.append(Problem(path, 0, 0, f"cannot read the file: {e.strerror}"))
-            continue
-        with stream:
-            name = "<stdin>" if path == "-" else path
-            for art_id, title, text in _articles(name, stream, problems):
-                title = clean_title(title)
-                text = clean_text(text, is_html="<" in text, title=title)
-                for m in matcher.match(title, text):
-                    matched = [
-                        {"term": h.term, "surface": h.surface, "field": h.field, "start": h.start, "end": h.end}
-                        for h in m.hits
-                    ]
-                    print(json.dumps({"id": art_id, "rule": m.rule, "matched": matched}, ensure_ascii=False))
-    return _problems(problems) if problems else EXIT_OK
-
-
 def cmd_tail(args: argparse.Namespace, settings: Settings) -> int:
     from worker.adapters.keys import Keys
     from worker.adapters.redisconn import connect, redis_errors
 
-    if not _redis_ok(settings):
+    if not redis_ok(settings):
         return EXIT_FAILURE
     keys = Keys(settings.key_prefix)
     channels = [keys.rule_channel(r) for r in args.rule] or [keys.channel]
@@ -223,7 +154,7 @@ def cmd_extract(args: argparse.Namespace, settings: Settings) -> int:
             with open(target, "rb") as f:
                 body = f.read()
         except OSError as e:
-            return _problems([Problem(target, 0, 0, f"cannot read the file: {e.strerror or e}")])
+            return report_problems([Problem(target, 0, 0, f"cannot read the file: {e.strerror or e}")])
         page = page_from_bytes(body, None, None)
     if page is None:
         print(f"marsad: no article text found in {target}", file=sys.stderr)
@@ -245,7 +176,46 @@ def cmd_extract(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"run": cmd_run, "once": cmd_once, "match": cmd_match, "extract": cmd_extract, "tail": cmd_tail}
+def cmd_entities(args: argparse.Namespace, settings: Settings) -> int:
+    """``entities show ID``: the entity's names by language, then its forms, from the built-in
+    gazetteer and the entities file (absent: the built-ins alone, as for the rules). A name that
+    folds to one already listed matches the same text; it is marked ``(= first)``."""
+    from worker.adapters.configfiles import _read
+    from worker.core.entities import LANGUAGES, builtin_entities, load_entities, merge
+    from worker.core.normalize import fold_words
+
+    path = settings.entities_file
+    text = _read(path) if path and os.path.exists(path) else ""
+    user = load_entities(text, path) if text.strip() else {}
+    builtin = builtin_entities()
+    entity = merge(builtin, user).get(args.id)
+    if entity is None:
+        print(f"marsad: unknown entity {args.id!r}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    origins = (["built-in"] if args.id in builtin else []) + ([path] if args.id in user else [])
+    print(f"{entity.id} ({' + '.join(origins)})")
+    langs = [*(g for g in LANGUAGES if g in entity.names), *(g for g in entity.names if g not in LANGUAGES)]
+    rows = [("names", f"{g:<4}", n) for g in langs for n in entity.names[g]] + [("forms", "", f) for f in entity.forms]
+    first: dict[tuple[str, ...], str] = {}
+    heading = ""
+    for group, tag, name in rows:
+        if group != heading:
+            print(heading := group)
+        same = first.setdefault(fold_words(name), name)
+        print(f"  {tag}{name}" + (f"  (= {same})" if same != name else ""))
+    return EXIT_OK
+
+
+COMMANDS = {
+    "run": cmd_run,
+    "once": cmd_once,
+    "match": cmd_match,
+    "explain": cmd_explain,
+    "rules": cmd_rules,
+    "extract": cmd_extract,
+    "tail": cmd_tail,
+    "entities": cmd_entities,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -257,7 +227,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         setup(settings.log_level)
         return COMMANDS[args.command](args, settings)
     except ConfigError as e:
-        return _problems(e.problems)
+        return report_problems(e.problems)
     except InfrastructureError as e:
         print(f"marsad: {e}", file=sys.stderr)
         return EXIT_FAILURE

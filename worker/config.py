@@ -39,6 +39,7 @@ class Settings(BaseSettings):
     key_prefix: str = Field(default="marsad:", min_length=1)
     sources_file: str = "config/sources.yaml"
     rules_file: str = "config/rules.yaml"
+    entities_file: str = "config/entities.yaml"
 
     tick_interval: PositiveDuration = 5.0
     default_interval: PositiveDuration = 300.0

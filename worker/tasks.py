@@ -7,12 +7,15 @@ retry: poll_feed records it and backs the feed off.
 
 from __future__ import annotations
 
+import logging
 import time
 
-from worker.adapters.configfiles import read_rules
+from worker.adapters.configfiles import read_ruleset
+from worker.adapters.rulestore import RuleStore
 from worker.celery_app import app, keys, settings
-from worker.errors import InfrastructureError
-from worker.logs import setup
+from worker.core.ruleset import build_ruleset
+from worker.errors import ConfigError, InfrastructureError
+from worker.logs import event, setup
 from worker.poll import Runtime, poll_by_id
 
 _runtime: Runtime | None = None
@@ -29,12 +32,35 @@ _RETRY = {
 
 
 def runtime() -> Runtime:
-    """One Runtime (Redis client, HTTP client, compiled rules) per worker process."""
+    """One Runtime (Redis client, HTTP client, compiled rules) per worker process, with the live
+    rule set checked at every task (one HGET) and recompiled when its version changed."""
     global _runtime
     if _runtime is None:
         setup(settings.log_level, under_celery=True)
-        _runtime = Runtime.build(settings, read_rules(settings.rules_file))
+        ruleset = read_ruleset(settings.rules_file, settings.entities_file)
+        _runtime = Runtime.build(settings, list(ruleset.rules), entities=ruleset.entities)
+        _runtime.matcher = ruleset.matcher()
+    _refresh_rules(_runtime)
     return _runtime
+
+
+def _refresh_rules(rt: Runtime) -> None:
+    store = RuleStore(rt.redis, keys)
+    version = store.version()
+    if version == 0 or version == rt.matcher.version:
+        return  # no live rule set stored (the file's rules stand), or already current
+    stored = store.current()
+    if stored is None:
+        return
+    try:
+        ruleset = build_ruleset(
+            stored.rules_text, stored.rules_path, stored.entities_text, stored.entities_path, stored.version
+        )
+    except ConfigError as e:  # validated when stored; only a code change could make it fail now
+        event("rules.rejected", logging.ERROR, version=stored.version, problems=len(e.problems), first=e.problems[0])
+        return
+    rt.rules, rt.matcher = list(ruleset.rules), ruleset.matcher()
+    event("rules.loaded", version=stored.version, rules=len(ruleset.rules), path=stored.rules_path)
 
 
 @app.task(name="marsad.tick", **_RETRY)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+
 from worker.core.configfile import load_rules, load_sources
 from worker.core.match import Rule
+from worker.core.ruleset import RuleSet, build_ruleset
 from worker.errors import ConfigError, Problem
 from worker.models import Source
 
@@ -35,3 +38,11 @@ def read_sources(path: str) -> list[Source]:
 
 def read_rules(path: str) -> list[Rule]:
     return load_rules(_read(path), path)
+
+
+def read_ruleset(rules_path: str, entities_path: str | None = None) -> RuleSet:
+    """The rules file with the user entities file (absent: the built-in gazetteer alone)."""
+    entities_text = ""
+    if entities_path and os.path.exists(entities_path):
+        entities_text = _read(entities_path)
+    return build_ruleset(_read(rules_path), rules_path, entities_text, entities_path or "")

@@ -9,6 +9,7 @@ name                       type    holds
 =========================  ======  ====================================================
 <p>due                     zset    feed id -> when it is next due (Unix seconds)
 <p>sources                 hash    feed id -> Source as JSON (synced from sources.yaml)
+<p>rules                   hash    the live rule set: version, rules_text, entities_text ...
 <p>feed:<id>               hash    FeedState fields (etag, last_modified, failures, ...)
 <p>seen:url:<article id>   string  text hash last processed for this canonical URL (TTL)
 <p>seen:text:<text hash>   string  article id that first processed this text (TTL)
@@ -38,6 +39,10 @@ class Keys:
     @property
     def sources(self) -> str:
         return f"{self.prefix}sources"
+
+    @property
+    def rules(self) -> str:
+        return f"{self.prefix}rules"
 
     def feed(self, feed_id: str) -> str:
         return f"{self.prefix}feed:{feed_id}"

@@ -80,7 +80,7 @@ def snippet(text: str, hit: Hit | None, width: int = SNIPPET_CHARS) -> str:
     return make_snippet(text, [hit] if hit else [], width).text
 
 
-def build_alert(article: Article, story_id: str, match: RuleMatch) -> Alert:
+def build_alert(article: Article, story_id: str, match: RuleMatch, rule_version: int = 0) -> Alert:
     in_text = [h for h in match.hits if h.field == "text"]
     if in_text or not article.title:
         snip = make_snippet(article.text, in_text)
@@ -91,6 +91,7 @@ def build_alert(article: Article, story_id: str, match: RuleMatch) -> Alert:
         "schema": SCHEMA,
         "id": aid,
         "rule": match.rule,
+        "rule_version": rule_version,
         "story": story_id,
         "matched": [
             {"term": h.term, "surface": h.surface, "field": h.field, "start": h.start, "end": h.end} for h in match.hits

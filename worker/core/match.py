@@ -107,9 +107,13 @@ class _Field:
 
 
 class Matcher:
-    """A compiled rule set. ``entities`` maps an entity id to its names and forms (as written)."""
+    """A compiled rule set. ``entities`` maps an entity id to its names and forms (as written);
+    ``version`` is the rule set's version (alerts carry it; 0: rules read from a file)."""
 
-    def __init__(self, rules: Iterable[Rule], entities: Mapping[str, Sequence[str]] | None = None) -> None:
+    def __init__(
+        self, rules: Iterable[Rule], entities: Mapping[str, Sequence[str]] | None = None, version: int = 0
+    ) -> None:
+        self.version = version
         self.rules = [r for r in rules if r.enabled]
         entities = entities or {}
         self._word_ids: dict[tuple[str, bool], int] = {}
@@ -214,6 +218,47 @@ class Matcher:
             if evaluate(rule.node, present, lambda node: _holds(node, hits, fields)):
                 out.append(RuleMatch(rule.id, _evidence(rule, present, hits, fields)))
         return out
+
+
+@dataclass(frozen=True)
+class LeafReport:
+    text: str  # the leaf as written (word, phrase, entity:ID), with its scope
+    negated: bool
+    hits: tuple[Hit, ...]
+
+
+@dataclass(frozen=True)
+class RuleReport:
+    rule: Rule
+    matched: bool
+    skipped: str | None  # why the rule was not evaluated (disabled, source, language)
+    leaves: tuple[LeafReport, ...]
+
+
+def explain(
+    matcher: Matcher, title: str, text: str, source: str | None = None, language: str | None = None
+) -> list[RuleReport]:
+    """For every rule, which leaves were found where, and whether the rule matched: what
+    ``marsad explain`` prints. Uses the matcher's own compile and hit finding."""
+    fields = (_Field("title", title), _Field("text", text))
+    hits = matcher._leaf_hits(matcher._positions(fields))
+    out = []
+    for rule in matcher.rules:
+        positive = set(rule.positive)
+        negated = {leaf: leaf not in positive for leaf in rule.leaves}
+        present = {leaf for leaf in rule.leaves if hits.get(leaf)}
+        skipped = None if rule.accepts(source, language) else "source or language not in the rule's lists"
+        matched = skipped is None and evaluate(rule.node, present, lambda node: _holds(node, hits, fields))
+        reports = []
+        for leaf in rule.leaves:
+            shown = []
+            for f, first, last in hits.get(leaf, [])[:MAX_HITS_PER_TERM]:
+                start, end = fields[f].display_span(first, last)
+                shown.append(Hit(leaf.text, fields[f].text[start:end], fields[f].name, start, end))
+            label = f"{leaf.field}:{leaf.text}" if leaf.field else leaf.text
+            reports.append(LeafReport(label, negated[leaf], tuple(shown)))
+        out.append(RuleReport(rule, matched, skipped, tuple(reports)))
+    return out
 
 
 def _holds(node: Node, hits: Mapping[Leaf, list[_Span]], fields: Sequence[_Field]) -> bool:

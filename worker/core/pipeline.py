@@ -68,4 +68,4 @@ def candidates(
 
 def alerts_for(article: Article, story_id: str, matcher: Matcher) -> list[Alert]:
     matches = matcher.match(article.title, article.text, source=article.source, language=article.language)
-    return [build_alert(article, story_id, m) for m in matches]
+    return [build_alert(article, story_id, m, matcher.version) for m in matches]
