@@ -87,11 +87,11 @@ CURATED: dict[str, Curated] = {
     "AE": Curated(
         nisba="إماراتي",
         en="Emirati|Emiratis",
-        fr="émirati",
+        fr="émirati|émirien",
         fa="اماراتی",
         names={"ar": "الإمارات", "en": "UAE|Emirates", "fr": "Émirats|Emirats arabes unis"},
     ),
-    "BH": Curated(nisba="بحريني", en="Bahraini|Bahrainis", fr="bahreïni", fa="بحرینی"),
+    "BH": Curated(nisba="بحريني", en="Bahraini|Bahrainis", fr="bahreïnien|bahreïni", fa="بحرینی"),
     "DJ": Curated(nisba="جيبوتي", en="Djiboutian|Djiboutians", fr="djiboutien"),
     "DZ": Curated(
         nisba="جزائري",
@@ -132,7 +132,7 @@ CURATED: dict[str, Curated] = {
             "fr": "Palestine",
         },
     ),
-    "QA": Curated(nisba="قطري", en="Qatari|Qataris", fr="qatari", fa="قطری"),
+    "QA": Curated(nisba="قطري", en="Qatari|Qataris", fr="qatari|qatarien", fa="قطری"),
     "SA": Curated(
         nisba="سعودي",
         en="Saudi|Saudis",
@@ -153,7 +153,6 @@ CURATED: dict[str, Curated] = {
         en="Syrian|Syrians",
         fr="syrien",
         fa="سوری",
-        ur="شامی",
     ),
     "TN": Curated(nisba="تونسي", en="Tunisian|Tunisians", fr="tunisien", fa="تونسی"),
     "YE": Curated(nisba="يمني", en="Yemeni|Yemenis", fr="yéménite", fa="یمنی"),
