@@ -180,12 +180,12 @@ def cmd_entities(args: argparse.Namespace, settings: Settings) -> int:
     """``entities show ID``: the entity's names by language, then its forms, from the built-in
     gazetteer and the entities file (absent: the built-ins alone, as for the rules). A name that
     folds to one already listed matches the same text; it is marked ``(= first)``."""
-    from worker.adapters.configfiles import _read
+    from worker.adapters.configfiles import read_entities_text
     from worker.core.entities import LANGUAGES, builtin_entities, load_entities, merge
     from worker.core.normalize import fold_words
 
     path = settings.entities_file
-    text = _read(path) if path and os.path.exists(path) else ""
+    text = read_entities_text(path)
     user = load_entities(text, path) if text.strip() else {}
     builtin = builtin_entities()
     entity = merge(builtin, user).get(args.id)
@@ -232,6 +232,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"marsad: {e}", file=sys.stderr)
         return EXIT_FAILURE
     except KeyboardInterrupt:
+        return EXIT_OK
+    except BrokenPipeError:  # `marsad ... | head`: the reader left; not an error worth a traceback
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
 
 

@@ -40,9 +40,11 @@ def read_rules(path: str) -> list[Rule]:
     return load_rules(_read(path), path)
 
 
+def read_entities_text(path: str | None) -> str:
+    """The user entities file's text; an absent file means no user entities (it is optional)."""
+    return _read(path) if path and os.path.exists(path) else ""
+
+
 def read_ruleset(rules_path: str, entities_path: str | None = None) -> RuleSet:
     """The rules file with the user entities file (absent: the built-in gazetteer alone)."""
-    entities_text = ""
-    if entities_path and os.path.exists(entities_path):
-        entities_text = _read(entities_path)
-    return build_ruleset(_read(rules_path), rules_path, entities_text, entities_path or "")
+    return build_ruleset(_read(rules_path), rules_path, read_entities_text(entities_path), entities_path or "")

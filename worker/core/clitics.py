@@ -18,9 +18,10 @@ from functools import lru_cache
 _CONJ = ("", "و", "ف")
 _PREP = ("", "ب", "ل", "ك")
 _MIN_STEM = 2
-# Folded words that begin with و ف ب ل ك but carry no clitic: mostly place names that news
-# mentions daily. A text word equal to one of these (after any real clitics) is not stripped
-# further.
+# Folded words that begin with و ف ب ل ك but carry no clitic: place names that news mentions
+# daily. A text word equal to one of these (after any real clitics) is not stripped further.
+# The hand-written list is completed with every one-word name and form of the built-in gazetteer
+# that starts with such a letter (بريطاني, فرنسية, كويتيون ...).
 UNSTRIPPED = frozenset(
     """لبنان ليبيا لندن لاهور لاوس لاتفيا ليتوانيا لوكسمبورغ فلسطين فرنسا فنلندا فنزويلا فيتنام
     فيينا فلوريدا بريطانيا بلجيكا بولندا بلغاريا بغداد بيروت باريس برلين بكين بنغلاديش بوليفيا
@@ -29,24 +30,41 @@ UNSTRIPPED = frozenset(
 )
 
 
+@lru_cache(maxsize=1)
+def unstripped() -> frozenset[str]:
+    """``UNSTRIPPED`` and the gazetteer's words, built on first use (entities.py imports the
+    matcher through the config loader, so this cannot run at import time)."""
+    from worker.core.entities import builtin_entities, surfaces
+    from worker.core.normalize import fold_words
+
+    out = set()
+    for entity in builtin_entities().values():
+        for surface in surfaces(entity):
+            words = fold_words(surface)
+            if len(words) == 1 and words[0][0] in "وفبلك":
+                out.add(words[0])
+    return UNSTRIPPED | out
+
+
 @lru_cache(maxsize=200_000)
 def stems(word: str) -> frozenset[str]:
     """Every form of the folded text word ``word`` a query word may equal (cached: news vocabulary repeats)."""
-    if word in UNSTRIPPED:
+    keep = unstripped()
+    if word in keep:
         return frozenset((word,))
     out = {word}
     for conj in _CONJ:
         if not word.startswith(conj):
             continue
         w1 = word[len(conj) :]
-        if w1 in UNSTRIPPED:
+        if w1 in keep:
             out.add(w1)
             continue
         for prep in _PREP:
             if not w1.startswith(prep):
                 continue
             w2 = w1[len(prep) :]
-            if w2 in UNSTRIPPED:
+            if w2 in keep:
                 out.add(w2)
                 continue
             cands = [w2]

@@ -49,24 +49,33 @@ class _Reader:
             context = f"    {source}\n    {' ' * (col - 1)}^"
         self.problems.append(Problem(self.path, line, col, message, context))
 
-    def items(self, what: str, keys: dict[str, bool], lists: tuple[str, ...] = ()) -> list[_Item]:
-        """The list of mappings in the file; ``keys`` maps allowed key -> required; keys in
-        ``lists`` take a list of values (or one value)."""
+    def root(self, what: str, empty_ok: bool) -> yaml.SequenceNode | None:
+        """The file's top-level list, composed with positions; None (with a problem recorded,
+        unless the file is empty and ``empty_ok``) when there is none."""
         try:
             root = yaml.compose(self.text, Loader=yaml.SafeLoader)
         except yaml.MarkedYAMLError as e:
             mark = e.problem_mark or e.context_mark
             line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
             self.problems.append(Problem(self.path, line, col, f"invalid YAML: {e.problem or e.context}"))
-            return []
+            return None
         except yaml.YAMLError as e:
             self.problems.append(Problem(self.path, 1, 1, f"invalid YAML: {e}"))
-            return []
+            return None
         if root is None:
-            self.problems.append(Problem(self.path, 1, 1, f"the file is empty; expected a list of {what}"))
-            return []
+            if not empty_ok:
+                self.problems.append(Problem(self.path, 1, 1, f"the file is empty; expected a list of {what}"))
+            return None
         if not isinstance(root, yaml.SequenceNode):
             self.at(root, f"expected a list of {what} (each line starting with '- ')")
+            return None
+        return root
+
+    def items(self, what: str, keys: dict[str, bool], lists: tuple[str, ...] = ()) -> list[_Item]:
+        """The list of mappings in the file; ``keys`` maps allowed key -> required; keys in
+        ``lists`` take a list of values (or one value)."""
+        root = self.root(what, empty_ok=False)
+        if root is None:
             return []
         return [item for node in root.value if (item := self._item(node, keys, lists)) is not None]
 

@@ -35,7 +35,6 @@ import yaml
 
 from worker.core.configfile import _ID, _Reader
 from worker.core.normalize import fold_words
-from worker.errors import Problem
 
 LANGUAGES = ("ar", "fa", "ur", "en", "fr")
 """The order names are listed in (other languages follow in the order they were given)."""
@@ -138,7 +137,7 @@ class _EntityReader(_Reader):
     ``names`` is a mapping and ``forms`` a list: sources and rules have single values only."""
 
     def entities(self) -> list[Entity]:
-        root = self._root()
+        root = self.root("entities", empty_ok=True)
         if root is None:
             return []
         out: list[Entity] = []
@@ -152,24 +151,6 @@ class _EntityReader(_Reader):
             if self._id_ok(id_node, first_line, builtin_ids) and entity is not None:
                 out.append(entity)
         return out
-
-    def _root(self) -> yaml.SequenceNode | None:
-        try:
-            root = yaml.compose(self.text, Loader=yaml.SafeLoader)
-        except yaml.MarkedYAMLError as e:
-            mark = e.problem_mark or e.context_mark
-            line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-            self.problems.append(Problem(self.path, line, col, f"invalid YAML: {e.problem or e.context}"))
-            return None
-        except yaml.YAMLError as e:
-            self.problems.append(Problem(self.path, 1, 1, f"invalid YAML: {e}"))
-            return None
-        if root is None:  # empty, or comments only: the file is optional, so this means none
-            return None
-        if not isinstance(root, yaml.SequenceNode):
-            self.at(root, "expected a list of entities (each line starting with '- ')")
-            return None
-        return root
 
     def _id_ok(self, node: yaml.ScalarNode, first_line: dict[str, int], builtin_ids: dict[str, str]) -> bool:
         value: str = node.value
