@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 REDIS_URL ?= $(or $(MARSAD_REDIS_URL),redis://127.0.0.1:6379/0)
 
-.PHONY: help install run redis test check format bench-pipeline bench-text clean
+.PHONY: help install run redis test check format bench-pipeline bench-text bench-match clean
 
 help:
 	@echo "make run    - install and run marsad (beat + worker), starting a private Redis if needed"
@@ -45,6 +45,11 @@ bench-pipeline: install
 # Issue 3: clean + normalise articles/s on one core, extraction pages/s; writes docs/benchmarks.md.
 bench-text: install
 	$(BIN)/python bench/text.py
+
+# Issue 4: 1,000 rules over 5,000 articles, match only on one core, against a regex-per-word
+# baseline; writes docs/benchmarks.md.
+bench-match: install
+	$(BIN)/python bench/match.py
 
 clean:
 	rm -rf $(VENV) .marsad .pytest_cache .mypy_cache .ruff_cache *.egg-info
