@@ -28,20 +28,37 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dc_field
+from itertools import accumulate
+from operator import add
 from typing import Any
 
 import ahocorasick
 
 from worker.core.clitics import UNSTRIPPED, stems, surface_forms
 from worker.core.normalize import fold_words, normalize_with_map
-from worker.core.query import Entity, Leaf, Near, Node, Sentence, Term, evaluate, leaves, parse_query, positive_leaves
+from worker.core.query import (
+    MIN_PREFIX,
+    And,
+    Entity,
+    Leaf,
+    Near,
+    Node,
+    Not,
+    Or,
+    Sentence,
+    Term,
+    leaves,
+    parse_query,
+    positive_leaves,
+)
 from worker.models import Field_, Hit, RuleMatch
 
 __all__ = ["UNSTRIPPED", "Matcher", "Rule", "match_rules", "stems", "surface_forms"]
 
 MAX_HITS_PER_TERM = 10
-_WORD = re.compile(r"\S+")
-_SENTENCE_END = re.compile(r"[.!?؟۔\n]")
+_SPACES = re.compile(r"\s+")
+# A full stop ends a sentence unless a digit follows (3.5 is one number, not two sentences).
+_SENTENCE_END = re.compile(r"[!?؟۔\n]|\.(?!\d)")
 _FIELDS: tuple[Field_, ...] = ("title", "text")
 
 
@@ -91,8 +108,14 @@ class _Field:
         self._sentences: list[int] | None = None
 
     def starts(self) -> list[int]:
+        """Where each word starts in the match text (only fields with a hit need it)."""
         if self._starts is None:
-            self._starts = [m.start() for m in _WORD.finditer(self.match)]
+            # word i+1 starts after word i and the whitespace run after it: summed in C
+            # (itertools) rather than one regex match object per word
+            lead = len(self.match) - len(self.match.lstrip())
+            gaps = [len(g) for g in _SPACES.findall(self.match.strip())] + [0]
+            steps = map(add, map(len, self.words), gaps)
+            self._starts = list(accumulate(steps, initial=lead))[: len(self.words)]
         return self._starts
 
     def display_span(self, first: int, last: int) -> tuple[int, int]:
@@ -106,28 +129,69 @@ class _Field:
         return bisect_right(self._sentences, self.omap.to_display(self.starts()[i]))
 
 
+# A rule compiled over leaf ids: ("L", id) | ("A", parts) | ("O", parts) | ("N", part)
+# | ("NEAR", id, id, n) | ("S", ids). Leaf ids are ints so that nothing hashes a dataclass per hit.
+_Program = tuple[Any, ...]
+
+
+def _required(node: Node) -> frozenset[Leaf]:
+    """Leaves that must occur for ``node`` to hold: the rule's ticket to be evaluated at all."""
+    if isinstance(node, Term | Entity):
+        return frozenset((node,))
+    if isinstance(node, Near):
+        return frozenset((node.left, node.right))
+    if isinstance(node, Sentence):
+        return frozenset(node.items)
+    if isinstance(node, And):
+        return frozenset().union(*(_required(i) for i in node.items))
+    if isinstance(node, Or):
+        return frozenset.intersection(*(_required(i) for i in node.items))
+    return frozenset()  # NOT
+
+
 class Matcher:
     """A compiled rule set. ``entities`` maps an entity id to its names and forms (as written);
-    ``version`` is the rule set's version (alerts carry it; 0: rules read from a file)."""
+    ``version`` is the rule set's version (alerts carry it; 0: rules read from a file).
+
+    Rules are filtered by counting before any is evaluated: each rule needs a set of leaves to
+    occur (all of an AND, both sides of a NEAR ...); a rule is evaluated only when every one of
+    its required leaves was found, so the many rules that share one frequent word with the text
+    cost one counter increment each."""
 
     def __init__(
         self, rules: Iterable[Rule], entities: Mapping[str, Sequence[str]] | None = None, version: int = 0
     ) -> None:
         self.version = version
         self.rules = [r for r in rules if r.enabled]
-        entities = entities or {}
+        self._entities = entities or {}
         self._word_ids: dict[tuple[str, bool], int] = {}
         self._exact: dict[str, list[int]] = defaultdict(list)
         self._prefix = ahocorasick.Automaton()
-        self._prefix_cache: dict[str, tuple[int, ...]] = {}
-        self._alternatives: dict[Leaf, list[tuple[int, ...]]] = {}
-        self._by_first: dict[int, list[Leaf]] = defaultdict(list)
-        self._rules_by_leaf: dict[Leaf, list[int]] = defaultdict(list)
+        self._word_cache: dict[str, list[int]] = {}  # text word -> exact and prefix word ids
+        self._carrying: set[str] = set()  # the cached words that carry at least one word id
+        self._leaves: list[Leaf] = []
+        self._leaf_id: dict[Leaf, int] = {}
+        self._leaf_field: list[int | None] = []
+        self._alternatives: list[list[tuple[int, ...]]] = []
+        # word id -> the leaves it completes alone, and the (leaf, phrase) pairs it starts
+        self._singles: dict[int, list[int]] = defaultdict(list)
+        self._by_first: dict[int, list[tuple[int, tuple[int, ...]]]] = defaultdict(list)
+        self._prefix_heads: set[str] = set()  # first letters of every prefix: most stems skip the automaton
+        self._programs: list[_Program] = []
+        self._positive: list[tuple[int, ...]] = []
+        self._required: list[int] = []
+        self._required_by_leaf: dict[int, list[int]] = defaultdict(list)
+        self._loose_by_leaf: dict[int, list[int]] = defaultdict(list)  # rules that require nothing
         for index, rule in enumerate(self.rules):
-            for leaf in rule.leaves:
-                if leaf not in self._alternatives:
-                    self._compile_leaf(leaf, entities)
-                self._rules_by_leaf[leaf].append(index)
+            self._programs.append(self._program(rule.node))
+            self._positive.append(tuple(self._leaf(leaf) for leaf in rule.positive))
+            required = _required(rule.node)
+            self._required.append(len(required))
+            for leaf in required:
+                self._required_by_leaf[self._leaf(leaf)].append(index)
+            if not required:
+                for leaf in rule.leaves:
+                    self._loose_by_leaf[self._leaf(leaf)].append(index)
         self._has_prefix = len(self._prefix) > 0
         if self._has_prefix:
             self._prefix.make_automaton()
@@ -140,84 +204,163 @@ class Matcher:
             if prefix:
                 ids = self._prefix.get(word, (len(word), []))[1]
                 self._prefix.add_word(word, (len(word), [*ids, wid]))
+                self._prefix_heads.add(word[:MIN_PREFIX])
             else:
                 for form in surface_forms(word):
                     self._exact[form].append(wid)
         return self._word_ids[key]
 
-    def _compile_leaf(self, leaf: Leaf, entities: Mapping[str, Sequence[str]]) -> None:
+    def _leaf(self, leaf: Leaf) -> int:
+        """The id of ``leaf``, compiling it on first sight."""
+        if leaf in self._leaf_id:
+            return self._leaf_id[leaf]
         if isinstance(leaf, Term):
             phrases = [(leaf.words, leaf.prefix)]
         else:
-            if leaf.id not in entities:
+            if leaf.id not in self._entities:
                 raise ValueError(f"unknown entity {leaf.id!r}")
-            phrases = [(words, False) for name in entities[leaf.id] if (words := fold_words(name))]
-        alternatives = []
+            phrases = [(words, False) for name in self._entities[leaf.id] if (words := fold_words(name))]
+        alternatives: list[tuple[int, ...]] = []
         for words, prefix in phrases:
             alt = tuple(self._word_id(w, prefix and k == len(words) - 1) for k, w in enumerate(words))
             if alt not in alternatives:
                 alternatives.append(alt)
-        self._alternatives[leaf] = alternatives
-        for first in {alt[0] for alt in alternatives}:
-            self._by_first[first].append(leaf)
+        lid = self._leaf_id[leaf] = len(self._leaves)
+        self._leaves.append(leaf)
+        self._leaf_field.append(None if leaf.field is None else _FIELDS.index(leaf.field))
+        self._alternatives.append(alternatives)
+        for alt in alternatives:
+            if len(alt) == 1:
+                self._singles[alt[0]].append(lid)
+            else:
+                self._by_first[alt[0]].append((lid, alt))
+        return lid
+
+    def _program(self, node: Node) -> _Program:
+        if isinstance(node, Term | Entity):
+            return ("L", self._leaf(node))
+        if isinstance(node, Not):
+            return ("N", self._program(node.item))
+        if isinstance(node, Near):
+            return ("NEAR", self._leaf(node.left), self._leaf(node.right), node.distance)
+        if isinstance(node, Sentence):
+            return ("S", tuple(self._leaf(i) for i in node.items))
+        return ("A" if isinstance(node, And) else "O", tuple(self._program(i) for i in node.items))
 
     # --- match --------------------------------------------------------------------------------
-    def _prefix_ids(self, word: str) -> tuple[int, ...]:
-        ids = self._prefix_cache.get(word)
-        if ids is None:
+    def _ids_of(self, word: str) -> list[int]:
+        """The word ids a text word carries: its exact forms, and the prefixes of its stems.
+        Cached per word (news vocabulary repeats), bounded."""
+        ids = list(self._exact.get(word, ()))
+        if self._has_prefix:
             found: set[int] = set()
             for stem in stems(word):
+                if stem[:MIN_PREFIX] not in self._prefix_heads:
+                    continue
                 for end, (length, wids) in self._prefix.iter(stem):
                     if end + 1 == length:  # the pattern starts the stem: a prefix
                         found.update(wids)
-            ids = self._prefix_cache[word] = tuple(sorted(found))
-            if len(self._prefix_cache) > 200_000:
-                self._prefix_cache.clear()
+            ids.extend(sorted(found - set(ids)))
+        if len(self._word_cache) > 200_000:
+            self._word_cache.clear()
+            self._carrying.clear()
+        self._word_cache[word] = ids
         return ids
 
-    def _positions(self, fields: Sequence[_Field]) -> dict[tuple[int, int], set[int]]:
-        """(field index, word index) -> the word ids found there."""
-        at: dict[tuple[int, int], set[int]] = {}
-        exact = self._exact
+    def _positions(self, fields: Sequence[_Field]) -> dict[tuple[int, int], list[int]]:
+        """(field index, word index) -> the word ids found there, in text order. Set operations
+        (in C) pick the words that carry anything; only those cost a Python step."""
+        cache, carrying = self._word_cache, self._carrying
+        at: dict[tuple[int, int], list[int]] = {}
         for f, fld in enumerate(fields):
-            for i, word in enumerate(fld.words):
-                ids = exact.get(word)
-                if self._has_prefix:
-                    more = self._prefix_ids(word)
-                    if more:
-                        ids = [*(ids or ()), *more]
-                if ids:
-                    at[(f, i)] = set(ids)
+            present = set(fld.words)
+            for word in present.difference(cache):  # first sight of these words
+                if self._ids_of(word):
+                    carrying.add(word)
+            hit = present & carrying
+            if hit:
+                for i, word in enumerate(fld.words):
+                    if word in hit:
+                        at[(f, i)] = cache[word]
         return at
 
-    def _leaf_hits(self, at: dict[tuple[int, int], set[int]]) -> dict[Leaf, list[_Span]]:
-        hits: dict[Leaf, list[_Span]] = defaultdict(list)
-        for (f, i), ids in sorted(at.items()):
+    def _leaf_hits(self, at: dict[tuple[int, int], list[int]]) -> dict[int, list[_Span]]:
+        found: dict[int, dict[_Span, None]] = {}  # insertion-ordered sets: text order, no repeats
+        singles, by_first, leaf_field = self._singles, self._by_first, self._leaf_field
+        for (f, i), ids in at.items():
             for wid in ids:
-                for leaf in self._by_first.get(wid, ()):
-                    if leaf.field is not None and _FIELDS[f] != leaf.field:
+                for lid in singles.get(wid, ()):
+                    field = leaf_field[lid]
+                    if field is None or field == f:
+                        found.setdefault(lid, {})[(f, i, i)] = None
+                for lid, alt in by_first.get(wid, ()):
+                    field = leaf_field[lid]
+                    if field is not None and field != f:
                         continue
-                    for alt in self._alternatives[leaf]:
-                        if alt[0] == wid and all(alt[k] in at.get((f, i + k), ()) for k in range(1, len(alt))):
-                            span = (f, i, i + len(alt) - 1)
-                            if span not in hits[leaf]:
-                                hits[leaf].append(span)
-        return hits
+                    if all(alt[k] in at.get((f, i + k), ()) for k in range(1, len(alt))):
+                        found.setdefault(lid, {})[(f, i, i + len(alt) - 1)] = None
+        return {lid: list(spans) for lid, spans in found.items()}
+
+    def _candidates(self, hits: Mapping[int, list[_Span]]) -> list[int]:
+        count: dict[int, int] = {}
+        loose: set[int] = set()
+        for lid in hits:
+            for r in self._required_by_leaf.get(lid, ()):
+                count[r] = count.get(r, 0) + 1
+            loose.update(self._loose_by_leaf.get(lid, ()))
+        required = self._required
+        return sorted(loose.union(r for r, c in count.items() if c == required[r]))
 
     def match(self, title: str, text: str, source: str | None = None, language: str | None = None) -> list[RuleMatch]:
         """The rules that match, in rule order, each with the evidence of its positive leaves."""
         fields = (_Field("title", title), _Field("text", text))
         hits = self._leaf_hits(self._positions(fields))
-        candidates = sorted({r for leaf in hits for r in self._rules_by_leaf.get(leaf, ())})
         out = []
-        for index in candidates:
+        for index in self._candidates(hits):
             rule = self.rules[index]
-            if not rule.accepts(source, language):
-                continue
-            present = {leaf for leaf in rule.leaves if hits.get(leaf)}
-            if evaluate(rule.node, present, lambda node: _holds(node, hits, fields)):
-                out.append(RuleMatch(rule.id, _evidence(rule, present, hits, fields)))
+            if rule.accepts(source, language) and _run(self._programs[index], hits, fields):
+                out.append(RuleMatch(rule.id, self._evidence(index, hits, fields)))
         return out
+
+    def _evidence(self, index: int, hits: Mapping[int, list[_Span]], fields: Sequence[_Field]) -> tuple[Hit, ...]:
+        out = []
+        for lid in self._positive[index]:
+            for f, first, last in hits.get(lid, [])[:MAX_HITS_PER_TERM]:
+                fld = fields[f]
+                start, end = fld.display_span(first, last)
+                out.append(Hit(self._leaves[lid].text, fld.text[start:end], fld.name, start, end))
+        out.sort(key=lambda h: (h.field != "title", h.start))
+        return tuple(out)
+
+
+def _run(p: _Program, hits: Mapping[int, list[_Span]], fields: Sequence[_Field]) -> bool:
+    op = p[0]
+    if op == "L":
+        return p[1] in hits
+    if op == "A":
+        return all(_run(c, hits, fields) for c in p[1])
+    if op == "O":
+        return any(_run(c, hits, fields) for c in p[1])
+    if op == "N":
+        return not _run(p[1], hits, fields)
+    if op == "NEAR":
+        _, left, right, distance = p
+        return any(
+            fa == fb and (a0, a1) != (b0, b1) and _gap(a0, a1, b0, b1) <= distance
+            for fa, a0, a1 in hits.get(left, ())
+            for fb, b0, b1 in hits.get(right, ())
+        )
+    per_leaf = [{(f, fields[f].sentence(i)) for f, i, _ in hits.get(lid, ())} for lid in p[1]]
+    return all(per_leaf) and bool(set.intersection(*per_leaf))
+
+
+def _gap(a0: int, a1: int, b0: int, b1: int) -> int:
+    """Words from one span to the other: 1 when adjacent, 0 when they overlap."""
+    if a1 < b0:
+        return b0 - a1
+    if b1 < a0:
+        return a0 - b1
+    return 0
 
 
 @dataclass(frozen=True)
@@ -231,7 +374,7 @@ class LeafReport:
 class RuleReport:
     rule: Rule
     matched: bool
-    skipped: str | None  # why the rule was not evaluated (disabled, source, language)
+    skipped: str | None  # why the rule was not evaluated (source, language)
     leaves: tuple[LeafReport, ...]
 
 
@@ -243,59 +386,20 @@ def explain(
     fields = (_Field("title", title), _Field("text", text))
     hits = matcher._leaf_hits(matcher._positions(fields))
     out = []
-    for rule in matcher.rules:
+    for index, rule in enumerate(matcher.rules):
         positive = set(rule.positive)
-        negated = {leaf: leaf not in positive for leaf in rule.leaves}
-        present = {leaf for leaf in rule.leaves if hits.get(leaf)}
         skipped = None if rule.accepts(source, language) else "source or language not in the rule's lists"
-        matched = skipped is None and evaluate(rule.node, present, lambda node: _holds(node, hits, fields))
+        matched = skipped is None and _run(matcher._programs[index], hits, fields)
         reports = []
         for leaf in rule.leaves:
             shown = []
-            for f, first, last in hits.get(leaf, [])[:MAX_HITS_PER_TERM]:
+            for f, first, last in hits.get(matcher._leaf_id[leaf], [])[:MAX_HITS_PER_TERM]:
                 start, end = fields[f].display_span(first, last)
                 shown.append(Hit(leaf.text, fields[f].text[start:end], fields[f].name, start, end))
             label = f"{leaf.field}:{leaf.text}" if leaf.field else leaf.text
-            reports.append(LeafReport(label, negated[leaf], tuple(shown)))
+            reports.append(LeafReport(label, leaf not in positive, tuple(shown)))
         out.append(RuleReport(rule, matched, skipped, tuple(reports)))
     return out
-
-
-def _holds(node: Node, hits: Mapping[Leaf, list[_Span]], fields: Sequence[_Field]) -> bool:
-    if isinstance(node, Near):
-        return any(
-            fa == fb and _gap(a0, a1, b0, b1) <= node.distance
-            for fa, a0, a1 in hits.get(node.left, ())
-            for fb, b0, b1 in hits.get(node.right, ())
-        )
-    if isinstance(node, Sentence):
-        per_leaf = [{(f, fields[f].sentence(i)) for f, i, _ in hits.get(leaf, ())} for leaf in node.items]
-        return bool(set.intersection(*per_leaf))
-    return True
-
-
-def _gap(a0: int, a1: int, b0: int, b1: int) -> int:
-    """Words from one span to the other: 1 when adjacent, 0 when they overlap."""
-    if a1 < b0:
-        return b0 - a1
-    if b1 < a0:
-        return a0 - b1
-    return 0
-
-
-def _evidence(
-    rule: Rule, present: set[Leaf], hits: Mapping[Leaf, list[_Span]], fields: Sequence[_Field]
-) -> tuple[Hit, ...]:
-    out = []
-    for leaf in rule.positive:
-        if leaf not in present:
-            continue
-        for f, first, last in hits[leaf][:MAX_HITS_PER_TERM]:
-            fld = fields[f]
-            start, end = fld.display_span(first, last)
-            out.append(Hit(leaf.text, fld.text[start:end], fld.name, start, end))
-    out.sort(key=lambda h: (h.field != "title", h.start))
-    return tuple(out)
 
 
 def match_rules(
