@@ -129,6 +129,10 @@ class _Field:
         return bisect_right(self._sentences, self.omap.to_display(self.starts()[i]))
 
 
+# What a text word carries (see Matcher._info); most words carry nothing.
+_WordInfo = tuple[frozenset[int], tuple[int, ...], tuple[tuple[int, tuple[int, ...]], ...]]
+_NOTHING: _WordInfo = (frozenset(), (), ())
+
 # A rule compiled over leaf ids: ("L", id) | ("A", parts) | ("O", parts) | ("N", part)
 # | ("NEAR", id, id, n) | ("S", ids). Leaf ids are ints so that nothing hashes a dataclass per hit.
 _Program = tuple[Any, ...]
@@ -167,8 +171,8 @@ class Matcher:
         self._word_ids: dict[tuple[str, bool], int] = {}
         self._exact: dict[str, list[int]] = defaultdict(list)
         self._prefix = ahocorasick.Automaton()
-        self._word_cache: dict[str, list[int]] = {}  # text word -> exact and prefix word ids
-        self._carrying: set[str] = set()  # the cached words that carry at least one word id
+        # text word -> (its word ids, the leaves it completes alone, the phrases it starts)
+        self._word_cache: dict[str, _WordInfo] = {}
         self._leaves: list[Leaf] = []
         self._leaf_id: dict[Leaf, int] = {}
         self._leaf_field: list[int | None] = []
@@ -248,57 +252,49 @@ class Matcher:
         return ("A" if isinstance(node, And) else "O", tuple(self._program(i) for i in node.items))
 
     # --- match --------------------------------------------------------------------------------
-    def _ids_of(self, word: str) -> list[int]:
-        """The word ids a text word carries: its exact forms, and the prefixes of its stems.
-        Cached per word (news vocabulary repeats), bounded."""
-        ids = list(self._exact.get(word, ()))
+    def _info(self, word: str) -> _WordInfo:
+        """What a text word carries: its exact forms and the prefixes of its stems, as word ids,
+        and the leaves and phrases those start. Cached per word (news vocabulary repeats)."""
+        ids = set(self._exact.get(word, ()))
         if self._has_prefix:
-            found: set[int] = set()
             for stem in stems(word):
                 if stem[:MIN_PREFIX] not in self._prefix_heads:
                     continue
                 for end, (length, wids) in self._prefix.iter(stem):
                     if end + 1 == length:  # the pattern starts the stem: a prefix
-                        found.update(wids)
-            ids.extend(sorted(found - set(ids)))
+                        ids.update(wids)
+        singles = tuple(dict.fromkeys(lid for wid in sorted(ids) for lid in self._singles.get(wid, ())))
+        multis = tuple(pair for wid in sorted(ids) for pair in self._by_first.get(wid, ()))
+        info = (frozenset(ids), singles, multis) if ids else _NOTHING
         if len(self._word_cache) > 200_000:
             self._word_cache.clear()
-            self._carrying.clear()
-        self._word_cache[word] = ids
-        return ids
+        self._word_cache[word] = info
+        return info
 
-    def _positions(self, fields: Sequence[_Field]) -> dict[tuple[int, int], list[int]]:
-        """(field index, word index) -> the word ids found there, in text order. Set operations
-        (in C) pick the words that carry anything; only those cost a Python step."""
-        cache, carrying = self._word_cache, self._carrying
-        at: dict[tuple[int, int], list[int]] = {}
-        for f, fld in enumerate(fields):
-            present = set(fld.words)
-            for word in present.difference(cache):  # first sight of these words
-                if self._ids_of(word):
-                    carrying.add(word)
-            hit = present & carrying
-            if hit:
-                for i, word in enumerate(fld.words):
-                    if word in hit:
-                        at[(f, i)] = cache[word]
-        return at
-
-    def _leaf_hits(self, at: dict[tuple[int, int], list[int]]) -> dict[int, list[_Span]]:
+    def _leaf_hits(self, fields: Sequence[_Field]) -> dict[int, list[_Span]]:
+        """Every leaf found, with its spans (field, first word, last word) in text order."""
+        cache, leaf_field = self._word_cache, self._leaf_field
         found: dict[int, dict[_Span, None]] = {}  # insertion-ordered sets: text order, no repeats
-        singles, by_first, leaf_field = self._singles, self._by_first, self._leaf_field
-        for (f, i), ids in at.items():
-            for wid in ids:
-                for lid in singles.get(wid, ()):
+        for f, fld in enumerate(fields):
+            words = fld.words
+            infos = [cache.get(w) or self._info(w) for w in words]
+            for i, info in enumerate(infos):
+                if info is _NOTHING:
+                    continue
+                _ids, singles, multis = info
+                for lid in singles:
                     field = leaf_field[lid]
                     if field is None or field == f:
                         found.setdefault(lid, {})[(f, i, i)] = None
-                for lid, alt in by_first.get(wid, ()):
+                for lid, alt in multis:
                     field = leaf_field[lid]
-                    if field is not None and field != f:
-                        continue
-                    if all(alt[k] in at.get((f, i + k), ()) for k in range(1, len(alt))):
-                        found.setdefault(lid, {})[(f, i, i + len(alt) - 1)] = None
+                    end = i + len(alt) - 1
+                    if (
+                        (field is None or field == f)
+                        and end < len(words)
+                        and all(alt[k] in infos[i + k][0] for k in range(1, len(alt)))
+                    ):
+                        found.setdefault(lid, {})[(f, i, end)] = None
         return {lid: list(spans) for lid, spans in found.items()}
 
     def _candidates(self, hits: Mapping[int, list[_Span]]) -> list[int]:
@@ -314,7 +310,7 @@ class Matcher:
     def match(self, title: str, text: str, source: str | None = None, language: str | None = None) -> list[RuleMatch]:
         """The rules that match, in rule order, each with the evidence of its positive leaves."""
         fields = (_Field("title", title), _Field("text", text))
-        hits = self._leaf_hits(self._positions(fields))
+        hits = self._leaf_hits(fields)
         out = []
         for index in self._candidates(hits):
             rule = self.rules[index]
@@ -384,7 +380,7 @@ def explain(
     """For every rule, which leaves were found where, and whether the rule matched: what
     ``marsad explain`` prints. Uses the matcher's own compile and hit finding."""
     fields = (_Field("title", title), _Field("text", text))
-    hits = matcher._leaf_hits(matcher._positions(fields))
+    hits = matcher._leaf_hits(fields)
     out = []
     for index, rule in enumerate(matcher.rules):
         positive = set(rule.positive)
