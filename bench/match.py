@@ -49,6 +49,8 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
+from report import machine, replace_section
+
 from worker.core.clean import clean_text, clean_title
 from worker.core.clitics import surface_forms
 from worker.core.entities import builtin_entities, surfaces
@@ -59,7 +61,6 @@ from worker.core.query import And, Entity, Near, Node, Term
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT.parent / "shared" / "data" / "ant_multisource" / "ant_2018-05-07_to_11.jsonl"
 SEED_ARTICLE = ROOT / "tests" / "data" / "seed-article-ar.txt"
-DOCS = ROOT / "docs" / "benchmarks.md"
 SECTION = "## match (issue 4)"
 
 SEED = 4  # issue 4
@@ -371,18 +372,6 @@ def run() -> dict[str, Any]:
 
 
 # --- report --------------------------------------------------------------------------------------
-def machine() -> str:
-    model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{os.cpu_count()} vCPU ({model}), Python {platform.python_version()}"
-
-
 def write_docs(r: dict[str, Any]) -> None:
     """Write (or replace) the "## match (issue 4)" section of docs/benchmarks.md."""
     keys = (
@@ -438,13 +427,7 @@ Growth: {r["ms_per_article_10_rules"]} ms per article at 10 rules, {r["ms_per_ar
 {r["text_words_hit_pct_1000_rules"]}% (the generated rules use the corpus's frequent title words), and
 every hit is turned into leaf hits and candidate rules evaluated in Python.
 """
-    doc = DOCS.read_text(encoding="utf-8")
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.DOTALL | re.MULTILINE)
-    if pattern.search(doc):
-        doc = pattern.sub(lambda _: section + "\n", doc, count=1)
-    else:
-        doc = doc.rstrip("\n") + "\n\n" + section
-    DOCS.write_text(doc.rstrip("\n") + "\n", encoding="utf-8")
+    replace_section(SECTION, section)
 
 
 def main() -> None:

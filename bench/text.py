@@ -27,13 +27,14 @@ import html
 import json
 import os
 import platform
-import re
 import statistics
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from report import machine, replace_section
 
 from worker.core.clean import clean_text
 from worker.core.extract import extract_page
@@ -45,7 +46,6 @@ CORPUS = SHARED / "ant_multisource" / "ant_2018-05-07_to_11.jsonl"
 PAGES = SHARED / "html_articles"
 SEED = ROOT / "tests" / "data" / "seed-article-ar.txt"
 COMMITTED_PAGES = ROOT / "tests" / "data" / "pages"
-DOCS = ROOT / "docs" / "benchmarks.md"
 
 ARTICLES = 2_000
 ARTICLE_CHARS = 3_000  # text characters per article, before the HTML
@@ -172,18 +172,6 @@ def bench_pages() -> dict[str, Any]:
     }
 
 
-def machine() -> str:
-    model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{os.cpu_count()} vCPU {model}, Python {platform.python_version()}"
-
-
 def write_docs(result: dict[str, Any]) -> None:
     """Write (or replace) the "## text (issue 3)" section of docs/benchmarks.md."""
     keys = ("mean_display_chars", "articles_per_s", "clean_per_s", "normalise_per_s", "mean_page_kb", "pages_per_s")
@@ -210,13 +198,7 @@ Reading it: {ms["articles_per_s"]:.2f} ms per article for clean + normalise (cle
 {ms["pages_per_s"]:.0f} ms per {result["mean_page_kb"]} KB page for extraction, which only runs
 for sources with `full_text: true`.
 """
-    doc = DOCS.read_text(encoding="utf-8")
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.DOTALL | re.MULTILINE)
-    if pattern.search(doc):
-        doc = pattern.sub(lambda _: section + "\n", doc, count=1)
-    else:
-        doc = doc.rstrip("\n") + "\n\n" + section
-    DOCS.write_text(doc.rstrip("\n") + "\n", encoding="utf-8")
+    replace_section(SECTION, section)
 
 
 def main() -> None:
