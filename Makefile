@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 REDIS_URL ?= $(or $(MARSAD_REDIS_URL),redis://127.0.0.1:6379/0)
 
-.PHONY: help install run redis test check format bench-pipeline bench-text bench-match clean
+.PHONY: help install run redis test check format bench-pipeline bench-text bench-match bench-dedup clean
 
 help:
 	@echo "make run    - install and run marsad (beat + worker), starting a private Redis if needed"
@@ -50,6 +50,11 @@ bench-text: install
 # baseline; writes docs/benchmarks.md.
 bench-match: install
 	$(BIN)/python bench/match.py
+
+# Issue 5: story evaluation (committed data, and the ANT corpus when ../shared/data is there),
+# Redis bytes per article and articles/s for 100,000 articles; writes docs/benchmarks.md.
+bench-dedup: install
+	$(BIN)/python bench/dedup.py
 
 clean:
 	rm -rf $(VENV) .marsad .pytest_cache .mypy_cache .ruff_cache *.egg-info

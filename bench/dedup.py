@@ -48,6 +48,8 @@ import redis
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from report import machine, replace_section  # noqa: E402
+
 from tests.dedup_eval import ANT, Corpus, Doc, ant, committed, edit, score  # noqa: E402
 from worker.adapters.keys import Keys  # noqa: E402
 from worker.adapters.state import State  # noqa: E402
@@ -60,7 +62,6 @@ from worker.core.normalize import fold_words  # noqa: E402
 from worker.core.stories import SLICES, Member, StoryParams, same_story  # noqa: E402
 from worker.models import Article  # noqa: E402
 
-DOCS = ROOT / "docs" / "benchmarks.md"
 SECTION = "## dedup (issue 5)"
 ARTICLES = 100_000
 ARTICLE_CHARS = 3_000
@@ -367,18 +368,6 @@ def bench_memory_speed(client: redis.Redis, articles: int) -> dict[str, Any]:
 # --- report -------------------------------------------------------------------------------
 
 
-def machine() -> str:
-    model = "CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{os.cpu_count()} vCPU {model}, Python {sys.version.split()[0]}, redis-server {redis_version()}"
-
-
 def redis_version() -> str:
     out = subprocess.run(["redis-server", "--version"], capture_output=True, text=True).stdout
     match = re.search(r"v=(\S+)", out)
@@ -390,14 +379,24 @@ def write_docs(result: dict[str, Any]) -> None:
     mem = result["memory_speed"]
     evals = {k: v for k, v in result.items() if k.startswith("eval_")}
     rows = "\n".join(
-        f"| {v['articles']:,} articles, {v['pairs']} pairs ({v['positives']} positive) | "
+        f"| {k.removeprefix('eval_')}: {v['articles']:,} articles, {v['pairs']} pairs ({v['positives']} positive) | "
         f"{v['precision']:.4f} | {v['recall']:.4f} | {v['ms_per_article_cli']} ms | "
         f"{'met' if v['meets_target'] else '**not met**'} |"
-        for v in evals.values()
+        for k, v in evals.items()
     )
     names = " / ".join(k.removeprefix("eval_") for k in evals)
     families = ", ".join(f"{k} {v} B" for k, v in mem["bytes_per_article_by_family"].items())
     verdict = "met" if mem["meets_target"] else "**not met**"
+    choice_name = "ANT" if "choice_ant" in result else "committed"
+    study = result[f"choice_{choice_name.lower()}"]
+    simhash = study["simhash"].items()
+    choice = "; ".join(
+        [f"SimHash {k}: recall {v['recall']}, {v['false_positives']} false positives" for k, v in simhash]
+        + [
+            f"MinHash containment + lead (shipped): recall {study['minhash_pairwise']['recall']}, "
+            f"{study['minhash_pairwise']['false_positives']} false positive(s)"
+        ]
+    )
     section = f"""{SECTION}
 
 `make bench-dedup` (bench/dedup.py; each run rewrites this section). {result["date"]},
@@ -421,14 +420,10 @@ Memory and speed: {mem["articles"]:,} synthetic articles ({mem["mean_chars"]:,} 
 
 By key family (MEMORY USAGE, sampled): {families}. Index hashes by encoding:
 `{json.dumps(mem["index_hash_encodings"])}`. Overall: {verdict}.
+
+MinHash or SimHash, on the {choice_name} pairs scored one by one (docs/dedup.md): {choice}.
 """  # noqa: E501
-    doc = DOCS.read_text(encoding="utf-8")
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.DOTALL | re.MULTILINE)
-    if pattern.search(doc):
-        doc = pattern.sub(lambda _: section + "\n", doc, count=1)
-    else:
-        doc = doc.rstrip("\n") + "\n\n" + section
-    DOCS.write_text(doc.rstrip("\n") + "\n", encoding="utf-8")
+    replace_section(SECTION, section)
 
 
 def main() -> int:
@@ -438,7 +433,8 @@ def main() -> int:
     args = parser.parse_args()
     # A bench stopped with SIGTERM still stops its redis-server (the finally in private_redis).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
-    result: dict[str, Any] = {"bench": "dedup", "date": datetime.date.today().isoformat(), "machine": machine()}
+    machine_line = f"{machine()}, redis-server {redis_version()}"
+    result: dict[str, Any] = {"bench": "dedup", "date": datetime.date.today().isoformat(), "machine": machine_line}
     corpora: list[Corpus] = [committed()]
     if ANT.exists():
         corpora.append(ant())

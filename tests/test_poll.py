@@ -284,3 +284,125 @@ def test_full_text_failure_keeps_the_feed_content(settings, feed_server: FeedSer
     rt.close()
     assert report.outcome == "ok" and len(report.published) == 1
     assert len(feed_server.hits("/gone.html")) == 1
+
+
+# --- stories (issue 5) --------------------------------------------------------------------
+
+PARAGRAPHS = [p for p in clean_text(SEED, is_html=False, title=SEED_TITLE).split("\n") if p.strip()]
+UPDATE = "وأعلن مكتب رئيس الوزراء في وقت لاحق أن الاجتماع انتهى بالتأكيد على احترام سيادة البلدين ووحدة أراضيهما."
+TWO_RULES = [*RULES, Rule.from_query("pakistan-security", '"الأمن القومي" باكستان')]
+
+
+def updates(client: redis.Redis, keys: Keys) -> list[dict]:
+    return [json.loads(fields["event"]) for _, fields in client.xrange(keys.story_updates)]
+
+
+def three_outlets_and_an_aggregator(server: FeedServer) -> list[Source]:
+    """One story: the wire copy, a re-headlined copy with a paragraph added, the first half as a
+    teaser on another site, and an aggregator's scrape of the wire copy (artifacts and all)."""
+    feeds = {
+        "wire": item(SEED_TITLE, "https://wire.example.com/pk/1", "\n".join(PARAGRAPHS)),
+        "daily": item(
+            "مراجعة أمنية في باكستان بعد الضربات المتبادلة مع إيران",
+            "https://www.daily.example.org/news/2024/pk-review?utm_source=rss",
+            "\n".join([*PARAGRAPHS, UPDATE]),
+        ),
+        "weekly": item(SEED_TITLE, "https://m.weekly.example.net/a/77", "\n".join(PARAGRAPHS[: len(PARAGRAPHS) // 2])),
+        "aggregator": seed_item("https://aggregator.example.net/story/998?utm_campaign=x"),
+    }
+    return [Source(name, server.route(f"/{name}.xml", rss(body))) for name, body in feeds.items()]
+
+
+def test_a_story_from_three_outlets_and_an_aggregator_alerts_once_per_rule(
+    settings: Settings, feed_server: FeedServer, redis_client, prefix
+):
+    rt = Runtime.build(settings, TWO_RULES)
+    published = [poll_feed(rt, source).published for source in three_outlets_and_an_aggregator(feed_server)]
+    rt.close()
+    keys = Keys(prefix)
+
+    assert [sorted(a.rule for a in p) for p in published] == [["iran-pakistan", "pakistan-security"], [], [], []]
+    alerts = stream(redis_client, keys)
+    assert len(alerts) == 2 and {a["story"] for a in alerts} == {alerts[0]["article"]["id"]}
+    story = alerts[0]["story"]
+    events = updates(redis_client, keys)
+    assert [e["article"]["source"] for e in events] == ["daily", "weekly", "aggregator"]
+    for n, e in enumerate(events, 2):
+        assert e["type"] == "story.updated" and e["story"] == story
+        assert sorted(e["rules"]) == ["iran-pakistan", "pakistan-security"]
+        assert sorted(e["alerts"]) == sorted(a["id"] for a in alerts)
+        assert e["sources"] == n  # wire, daily, weekly, aggregator
+    assert events[0]["article"]["url"] == "https://www.daily.example.org/news/2024/pk-review"
+
+
+def test_story_events_are_not_repeated_when_the_work_is_redone(
+    settings: Settings, feed_server: FeedServer, redis_client, prefix
+):
+    """A poll redone from scratch (its seen marks lost, as after a crash before mark_seen)
+    publishes nothing twice: no alert, no story.updated."""
+    rt = Runtime.build(settings, TWO_RULES)
+    sources = three_outlets_and_an_aggregator(feed_server)
+    for source in sources:
+        poll_feed(rt, source)
+    keys = Keys(prefix)
+    for key in redis_client.scan_iter(match=f"{prefix}seen:*"):
+        redis_client.delete(key)
+    for source in sources:
+        feed_server.routes[f"/{source.id}.xml"].etag = False
+        assert poll_feed(rt, source).published == []
+    rt.close()
+    assert len(stream(redis_client, keys)) == 2 and len(updates(redis_client, keys)) == 3
+
+
+def test_a_rule_that_first_matches_a_later_version_of_the_story_alerts(
+    rt: Runtime, feed_server: FeedServer, redis_client, prefix
+):
+    """The story's first article says only Pakistan; a later, longer version names Iran: the
+    iran-pakistan rule alerts then, for the story of the first article."""
+    no_iran = [p for p in PARAGRAPHS if "إيران" not in p and "الإيرانية" not in p]
+    first = item("مراجعة أمنية في باكستان", "https://wire.example.com/pk/2", "\n".join(no_iran))
+    later = item(
+        "مراجعة أمنية في باكستان",
+        "https://daily.example.org/pk/2",
+        "\n".join([*no_iran, "وشارك في الاجتماع مسؤولون عن ملف إيران."]),
+    )
+    assert poll_feed(rt, Source("wire", feed_server.route("/w.xml", rss(first)))).published == []
+    [alert] = poll_feed(rt, Source("daily", feed_server.route("/d.xml", rss(later)))).published
+    assert alert.rule == "iran-pakistan"
+    assert json.loads(alert.payload)["story"] != json.loads(alert.payload)["article"]["id"]
+    assert updates(redis_client, Keys(prefix)) == []
+
+
+def test_a_different_story_on_the_same_topic_alerts_again(rt: Runtime, feed_server: FeedServer, redis_client, prefix):
+    """Another report on Iran and Pakistan (the CNN Arabic text is not one: this is the seed's
+    background under a new lead) is a story of its own."""
+    new_lead = "استدعت وزارة الخارجية الإيرانية اليوم القائم بأعمال السفارة الباكستانية في طهران للاحتجاج على الضربات."
+    other = item(
+        "طهران تستدعي دبلوماسياً باكستانياً", "https://other.example.org/ir/5", "\n".join([new_lead, *PARAGRAPHS[3:]])
+    )
+    assert (
+        len(
+            poll_feed(
+                rt, Source("wire", feed_server.route("/w.xml", rss(seed_item("https://wire.example.com/pk/1"))))
+            ).published
+        )
+        == 1
+    )
+    assert len(poll_feed(rt, Source("other", feed_server.route("/o.xml", rss(other)))).published) == 1
+    assert len({a["story"] for a in stream(redis_client, Keys(prefix))}) == 2
+
+
+def test_a_full_text_page_joins_the_story_of_its_canonical_url(settings, feed_server: FeedServer, redis_client, prefix):
+    """A syndicated page declares the original as its canonical URL (here the real Jawhara FM
+    page's og:url): fetched for its full text, it joins the original's story."""
+    canonical = "http://www.jawharafm.net/ar/article/حمة-الهمامي--اعتذار-الغرياني-عن-الوزارة-مخرج-من-ورطة/92/79209"
+    rules = [Rule.from_query("ghariani", "الغرياني")]
+    rt = Runtime.build(settings, rules)
+    original = rss(item("اعتذار الغرياني عن الوزارة", canonical, "الغرياني يعتذر"))
+    [alert] = poll_feed(rt, Source("jawhara", feed_server.route("/j.xml", original))).published
+    page = feed_server.route("/copy.html", PAGE.read_bytes(), content_type="text/html; charset=utf-8")
+    copy = rss(item("الغرياني يعتذر عن الوزارة", page, "تفاصيل اعتذار الغرياني"))
+    assert poll_feed(rt, Source("copy", feed_server.route("/c.xml", copy), "ar", full_text=True)).published == []
+    rt.close()
+    [event] = updates(redis_client, Keys(prefix))
+    assert event["story"] == json.loads(alert.payload)["story"] and event["rules"] == ["ghariani"]

@@ -1,4 +1,5 @@
-"""The Redis adapters on the real server: claiming, source sync, stories, publish-if-new."""
+"""The Redis adapters on the real server: claiming, source sync, triage, publish-if-new, and the
+story.updated event of a later article of an alerted story (stories themselves: test_stories.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import redis
 from worker.adapters.keys import Keys
 from worker.adapters.publish import Publisher
 from worker.adapters.state import State
+from worker.core.alerts import alert_id
 from worker.models import Alert, Article, Source
 
 
@@ -45,15 +47,6 @@ def test_sync_keeps_schedule_adds_and_removes(redis_client: redis.Redis, prefix:
     assert state.source("a") == Source("a", "https://a.example/new")
 
 
-def test_story_is_shared_by_url_and_by_text(redis_client: redis.Redis, prefix: str):
-    state = State(redis_client, Keys(prefix))
-    first = state.story(article("u1", "h1"), ttl=60)
-    assert first == "u1"
-    assert state.story(article("u2", "h1"), ttl=60) == "u1"  # same text, other URL
-    assert state.story(article("u1", "h2"), ttl=60) == "u1"  # same URL, text changed
-    assert state.story(article("u3", "h3"), ttl=60) == "u3"
-
-
 def test_triage_drops_seen_and_separates_copies_of_known_texts(redis_client: redis.Redis, prefix: str):
     state = State(redis_client, Keys(prefix))
     state.mark_seen([article("u1", "h1")], ttl=60)
@@ -82,3 +75,65 @@ def test_publish_is_idempotent_and_atomic(redis_client: redis.Redis, prefix: str
         received.append((msg["channel"], msg["data"]))
     assert sorted(received) == sorted([(keys.channel, payload), (keys.rule_channel("r"), payload)])
     pubsub.close()
+
+
+def _alert(rule: str, story: str) -> Alert:
+    aid = alert_id(rule, story)
+    return Alert(aid, rule, story, json.dumps({"id": aid, "rule": rule, "story": story}))
+
+
+ARTICLE_JSON = json.dumps({"id": "a2", "url": "https://b.example/2", "title": "عنوان", "source": "b"})
+
+
+def updates(client: redis.Redis, keys: Keys) -> list[dict]:
+    return [json.loads(fields["event"]) for _, fields in client.xrange(keys.story_updates)]
+
+
+def test_later_article_of_an_alerted_story_is_an_update_not_an_alert(redis_client: redis.Redis, prefix: str):
+    keys = Keys(prefix)
+    publisher = Publisher(redis_client, keys, ttl=60, maxlen=1000)
+    redis_client.sadd(keys.story_sources("s1"), "a", "b", "c")
+    first = [_alert("iran-pakistan", "s1"), _alert("pakistan", "s1")]
+    assert publisher.publish_article("s1", "a1", ARTICLE_JSON, first) == first
+    assert updates(redis_client, keys) == []
+
+    # a later article matches one alerted rule and a rule that first matches now
+    later = [_alert("iran-pakistan", "s1"), _alert("islamabad", "s1")]
+    assert [a.rule for a in publisher.publish_article("s1", "a2", ARTICLE_JSON, later)] == ["islamabad"]
+    assert [json.loads(f["alert"])["rule"] for _, f in redis_client.xrange(keys.stream)] == [
+        "iran-pakistan",
+        "pakistan",
+        "islamabad",
+    ]
+    [event] = updates(redis_client, keys)
+    assert event == {
+        "schema": 1,
+        "type": "story.updated",
+        "story": "s1",
+        "rules": ["iran-pakistan"],
+        "alerts": [alert_id("iran-pakistan", "s1")],
+        "sources": 3,
+        "article": json.loads(ARTICLE_JSON),
+    }
+
+
+def test_story_update_is_appended_once_per_article(redis_client: redis.Redis, prefix: str):
+    """A task that runs twice (or an article seen again) appends no second event."""
+    keys = Keys(prefix)
+    publisher = Publisher(redis_client, keys, ttl=60, maxlen=1000)
+    alerts = [_alert("iran-pakistan", "s1")]
+    publisher.publish_article("s1", "a1", ARTICLE_JSON, alerts)
+    for _ in range(3):
+        assert publisher.publish_article("s1", "a2", ARTICLE_JSON, alerts) == []
+    assert len(updates(redis_client, keys)) == 1
+
+
+def test_a_retried_first_article_is_not_its_own_update(redis_client: redis.Redis, prefix: str):
+    """The first run published the alert; the retry finds the alert there, but must not take it
+    for an earlier article's: the (story, article) guard was taken by the first run."""
+    keys = Keys(prefix)
+    publisher = Publisher(redis_client, keys, ttl=60, maxlen=1000)
+    alerts = [_alert("iran-pakistan", "s1")]
+    assert publisher.publish_article("s1", "a1", ARTICLE_JSON, alerts) == alerts
+    assert publisher.publish_article("s1", "a1", ARTICLE_JSON, alerts) == []
+    assert updates(redis_client, keys) == [] and redis_client.xlen(keys.stream) == 1

@@ -51,6 +51,10 @@ def _parser() -> argparse.ArgumentParser:
     x = sub.add_parser("extract", help="show the title and cleaned text marsad reads from one article page")
     x.add_argument("target", metavar="FILE_OR_URL", help="a saved HTML page, or an http(s) URL to fetch")
     x.add_argument("--json", action="store_true", help="one JSON object: title, text, language, published, url")
+    st = sub.add_parser("stories", help="assign JSON-lines articles to stories as the workers do (backtesting)")
+    st.add_argument("--memory", action="store_true", help="an in-process index instead of a throwaway one in Redis")
+    st.add_argument("--threshold", type=float, default=None, help="story threshold (default: MARSAD_STORY_THRESHOLD)")
+    st.add_argument("files", nargs="*", help="JSONL files of {id, title?, text, url?, source?, published?}; or stdin")
     t = sub.add_parser("tail", help="print alerts as they are published")
     t.add_argument("--rule", action="append", default=[], help="only this rule (repeatable)")
     return p
@@ -206,6 +210,13 @@ def cmd_entities(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+def cmd_stories(args: argparse.Namespace, settings: Settings) -> int:
+    """Print {"id", "story"} per input article: the story assignment of the workers (issue 5)."""
+    from worker.backtest import run
+
+    return run(args.files, args.memory, args.threshold, settings)
+
+
 COMMANDS = {
     "run": cmd_run,
     "once": cmd_once,
@@ -215,6 +226,7 @@ COMMANDS = {
     "extract": cmd_extract,
     "tail": cmd_tail,
     "entities": cmd_entities,
+    "stories": cmd_stories,
 }
 
 

@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     max_article_age: Duration = 48 * 3600.0
     dedup_ttl: PositiveDuration = 30 * 86400.0
     stream_maxlen: int = Field(default=100_000, ge=1)
+    # Stories (issue 5, docs/dedup.md): how long an article can be found as a near-duplicate,
+    # and the least estimated share of the shorter text found in the longer one.
+    story_window: PositiveDuration = 72 * 3600.0
+    story_threshold: float = Field(default=0.7, gt=0, le=1)
 
     http_connect_timeout: PositiveDuration = 5.0
     http_read_timeout: PositiveDuration = 15.0

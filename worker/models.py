@@ -87,6 +87,7 @@ class Article:
     language: str | None
     text_hash: str
     date_missing: bool = False  # the feed gave no date: ``published`` is the fetch time
+    alias: str | None = None  # article id of the page's <link rel="canonical">, when another URL
 
 
 @dataclass(frozen=True)

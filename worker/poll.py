@@ -1,7 +1,8 @@
 """One feed poll, end to end: the only place where the adapters and the pure core meet.
 
-fetch (conditional GET) -> parse -> clean -> drop seen -> story -> match -> publish -> mark seen
--> next state and due time. Both the Celery task and ``marsad once`` call ``poll_feed``, so the
+fetch (conditional GET) -> parse -> clean -> drop seen -> story -> match -> publish (alerts, and
+story.updated events for later articles of an alerted story) -> mark seen -> next state and due
+time. Both the Celery task and ``marsad once`` call ``poll_feed``, so the
 inline command and the worker run the same code.
 
 A feed failure (timeout, refused, HTTP error, unparsable) is an outcome stored in the feed's
@@ -10,6 +11,7 @@ state with a backoff; only InfrastructureError (our Redis) escapes, and the task
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import time
@@ -23,12 +25,14 @@ from worker.adapters.keys import Keys
 from worker.adapters.publish import Publisher
 from worker.adapters.redisconn import connect
 from worker.adapters.state import State
+from worker.adapters.stories import StoryIndex
 from worker.config import Settings
 from worker.core.fetch_policy import conditional_headers
 from worker.core.match import Matcher, Rule
 from worker.core.parse import parse_feed
 from worker.core.pipeline import alerts_for, candidates
 from worker.core.schedule import next_poll_at, next_state
+from worker.core.stories import StoryParams, member_of
 from worker.errors import FeedParseError, InfrastructureError
 from worker.fulltext import fill
 from worker.logs import event
@@ -44,6 +48,7 @@ class Runtime:
     matcher: Matcher
     redis: redis.Redis
     state: State
+    stories: StoryIndex
     publisher: Publisher
     fetcher: Fetcher
 
@@ -63,6 +68,7 @@ class Runtime:
             Matcher(rules, entities),
             client,
             State(client, keys),
+            StoryIndex(client, keys, StoryParams(settings.story_window, settings.story_threshold, settings.dedup_ttl)),
             Publisher(client, keys, settings.dedup_ttl, settings.stream_maxlen),
             fetcher or Fetcher(settings),
         )
@@ -92,16 +98,21 @@ def _process(rt: Runtime, source: Source, parsed: ParsedFeed, now: float, first_
     fresh, copies = rt.state.triage([c.article for c in cands])
     if source.full_text:
         fresh = fill(rt.fetcher, fresh, s.full_text_max_per_poll)
-    silent = {c.article.id for c in cands if c.too_old} | {a.id for a in copies}
+    too_old = {c.article.id for c in cands if c.too_old}
     published: list[Alert] = []
     for article in fresh + copies:
-        story = rt.state.story(article, s.dedup_ttl)
-        if article.id in silent:
-            continue  # recorded (story and seen) but no alert: archive, or a copy of a known text
-        for alert in alerts_for(article, story, rt.matcher):
-            if rt.publisher.publish(alert):
-                published.append(alert)
-                event("alert.published", alert=alert.id, rule=alert.rule, story=story, feed=source.id)
+        story = rt.stories.assign(member_of(article), now)
+        if story.via != "new":
+            event("story.joined", logging.DEBUG, article=article.id, story=story.story, via=story.via)
+        if article.id in too_old:
+            continue  # archive: recorded (story and seen) but no alert and no story update
+        alerts = alerts_for(article, story.story, rt.matcher)
+        if not alerts:
+            continue
+        article_json = json.dumps(json.loads(alerts[0].payload)["article"], ensure_ascii=False, separators=(",", ":"))
+        for alert in rt.publisher.publish_article(story.story, article.id, article_json, alerts):
+            published.append(alert)
+            event("alert.published", alert=alert.id, rule=alert.rule, story=story.story, feed=source.id)
     rt.state.mark_seen(fresh + copies, s.dedup_ttl)
     return len(fresh), published
 

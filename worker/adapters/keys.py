@@ -15,10 +15,20 @@ name                       type    holds
 <p>seen:text:<text hash>   string  article id that first processed this text (TTL)
 <p>story:url:<article id>  string  story id of the article (TTL)
 <p>story:text:<text hash>  string  story id of the text (TTL)
+<p>story:sources:<story>   set     the source ids that carried the story (TTL)
+<p>stories:<slice>:<shard> hash    near-duplicate index, one slice of the story window (TTL:
+                                   the window after the slice ends); ``b<band><key>`` -> the
+                                   last 3 article ids with that LSH band, ``s<article>`` -> its
+                                   packed fingerprint (size, lead, signature; 62 bytes)
+<p>story:done:<story>:<a>  string  "1" once article <a> was published for its story: makes
+                                   the story.updated event idempotent (TTL)
 <p>alert:<alert id>        string  "1" once the alert is published: the SET NX guard (TTL)
 <p>alerts                  stream  every alert, field ``alert`` = JSON (approx. MAXLEN)
 <p>alerts                  channel every alert (pub/sub; a separate namespace from keys)
 <p>alerts:<rule id>        channel the alerts of one rule
+<p>story-updates           stream  ``story.updated`` events: a later article of an alerted
+                                   story, field ``event`` = JSON (approx. MAXLEN)
+<p>stories-tmp:<run>:*     -       ``marsad stories``' throwaway index, deleted after the run
 <p>celery:*                -       Celery's broker keys (queues ``<p>tick``, ``<p>poll``)
 =========================  ======  ====================================================
 """
@@ -58,6 +68,25 @@ class Keys:
 
     def story_text(self, text_hash: str) -> str:
         return f"{self.prefix}story:text:{text_hash}"
+
+    def story_sources(self, story_id: str) -> str:
+        return f"{self.prefix}story:sources:{story_id}"
+
+    def story_slice(self, number: int) -> str:
+        """The name of one slice of the near-duplicate index, without its shard: the story
+        scripts append the shard (``core.stories.shard_of``), ``<p>stories:<slice>:<shard>``."""
+        return f"{self.prefix}stories:{number}:"
+
+    def story_done(self, story_id: str, article_id: str) -> str:
+        return f"{self.prefix}story:done:{story_id}:{article_id}"
+
+    @property
+    def story_updates(self) -> str:
+        return f"{self.prefix}story-updates"
+
+    def backtest(self, run: str) -> Keys:
+        """The keys of one ``marsad stories`` run: a namespace of its own, deleted afterwards."""
+        return Keys(f"{self.prefix}stories-tmp:{run}:")
 
     def alert(self, alert_id: str) -> str:
         return f"{self.prefix}alert:{alert_id}"

@@ -1,6 +1,6 @@
-"""Feed schedule, feed state, seen sets and the story index in Redis.
+"""Feed schedule, feed state and seen sets in Redis (the story index is in stories.py).
 
-Claims, stories and schedule changes are atomic (a Lua script or MULTI), because two ticks, two
+Claims and schedule changes are atomic (a Lua script or MULTI), because two ticks, two
 workers or a task delivered twice may run at the same moment. Seen marks are a plain pipeline:
 a partial mark only means some work is redone, which publishing makes harmless. See
 docs/architecture.md "Running twice".
@@ -30,15 +30,6 @@ end
 return due
 """
 
-# The story of an article: the story already known for its URL, else for its text, else the
-# article itself; recorded for both in one step so two workers agree.
-_STORY = """
-local story = redis.call('GET', KEYS[1]) or redis.call('GET', KEYS[2]) or ARGV[1]
-redis.call('SET', KEYS[1], story, 'NX', 'EX', ARGV[2])
-redis.call('SET', KEYS[2], story, 'NX', 'EX', ARGV[2])
-return story
-"""
-
 
 def _str(value: object) -> str | None:
     """redis-py's replies are typed bytes | str; this client decodes, so they are str or None."""
@@ -52,7 +43,6 @@ class State:
         self.r = client
         self.k = keys
         self._claim = client.register_script(_CLAIM)
-        self._story = client.register_script(_STORY)
 
     # --- sources and schedule -------------------------------------------------------------
     def sync_sources(self, sources: Sequence[Source], now: float) -> tuple[list[str], list[str]]:
@@ -118,12 +108,14 @@ class State:
             pipe.zadd(self.k.due, {feed_id: next_due}, xx=True)
             pipe.execute()
 
-    # --- seen articles and stories ----------------------------------------------------------
+    # --- seen articles ---------------------------------------------------------------------
     def triage(self, articles: Sequence[Article]) -> tuple[list[Article], list[Article]]:
         """Split articles into (new, copies); the rest were processed before (this URL with this
-        text) and are dropped. A copy is a text already processed under another URL: it raises
-        no alert, but its URL must still be tied to that story, or a later edit of the copy
-        would look like a story of its own. One round trip for the whole feed."""
+        text) and are dropped. A copy is a text already processed under another URL: its page
+        need not be fetched again, and it joins that story through its text (a later article of
+        an alerted story: a story.updated event, no second alert); its URL must still be tied to
+        that story, or a later edit of the copy would look like a story of its own. One round
+        trip for the whole feed."""
         if not articles:
             return [], []
         with redis_errors():
@@ -140,11 +132,6 @@ class State:
                 continue
             (copies if text_seen and url_hash is None else new).append(a)
         return new, copies
-
-    def story(self, article: Article, ttl: float) -> str:
-        with redis_errors():
-            keys = [self.k.story_url(article.id), self.k.story_text(article.text_hash)]
-            return str(self._story(keys=keys, args=[article.id, int(ttl)]))
 
     def mark_seen(self, articles: Sequence[Article], ttl: float) -> None:
         """Called after publishing: a crash before this point means the work is redone, and the

@@ -52,6 +52,7 @@ class Page:
     text: str
     published: str | None  # ISO date ("2024-01-18") from the page's markup, or None
     language: str | None  # ISO 639-1, detected from the text (the page's <html lang> as a hint)
+    canonical: str | None = None  # the page's <link rel="canonical"> (or og:url), as written
 
 
 def _bare(html: str, url: str | None) -> tuple[Any, str | None]:
@@ -110,4 +111,5 @@ def extract_page(html: str, url: str | None = None) -> Page | None:
         return None
     text = "\n".join(lines)
     published = document.date or None
-    return Page(title=title, text=text, published=published, language=detect_language(text, configured=lang))
+    language = detect_language(text, configured=lang)
+    return Page(title=title, text=text, published=published, language=language, canonical=document.url or None)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from worker.core.alerts import build_alert
 from worker.core.clean import clean_text, clean_title
-from worker.core.dedup import article_id, canonical_url, text_hash
+from worker.core.dedup import article_id, canonical_url, clean_url, text_hash
 from worker.core.language import detect_language
 from worker.core.match import Matcher
 from worker.models import Alert, Article, Entry, Source
@@ -26,13 +26,12 @@ class Candidate:
 
 
 def to_article(source: Source, entry: Entry, feed_language: str | None, now: float) -> Article:
-    url = canonical_url(entry.url)
     title = clean_title(entry.title)
     text = clean_text(entry.content, is_html=entry.content_is_html, title=title)
     return Article(
-        id=article_id(url),
+        id=article_id(canonical_url(entry.url)),  # every form of the URL is one article
         source=source.id,
-        url=url,
+        url=clean_url(entry.url),  # the link alerts show
         title=title,
         text=text,
         published=entry.published if entry.published is not None else now,
@@ -62,7 +61,7 @@ def candidates(
             too_old = first_poll
         else:
             too_old = entry.published < now - max_age
-        out.setdefault(article.url, Candidate(article, too_old))
+        out.setdefault(article.id, Candidate(article, too_old))
     return list(out.values())
 
 
