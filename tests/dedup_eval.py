@@ -29,7 +29,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from worker.backtest import Backtest, Index, Line
+from worker.backtest import Backtest, Index
+from worker.cli_common import InputArticle
 from worker.core.clean import clean_text, clean_title
 from worker.core.dates import parse_date
 from worker.core.normalize import fold_words
@@ -362,4 +363,8 @@ def _grams(words: Sequence[str], n: int) -> set[tuple[str, ...]]:
 def stories(docs: Sequence[Doc], index: Index) -> dict[str, str]:
     """Each doc's story, through ``marsad stories``'s code (``worker.backtest``)."""
     backtest = Backtest(index, 0.0, {})
-    return {d.id: backtest.assign(Line(d.id, d.title, d.text, d.url, d.source, d.published))["story"] for d in docs}
+    stories = {}
+    for d in docs:
+        article = InputArticle(d.id, d.title, d.text, d.url, d.source, None, d.published)
+        stories[d.id] = backtest.assign(article)["story"]
+    return stories

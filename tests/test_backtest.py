@@ -78,9 +78,9 @@ def test_bad_lines_are_reported_with_their_position_and_the_rest_is_processed(tm
     col = len('{"id": 2, "text": ') + 1  # just past the end of the line, where a value was expected
     assert res.stderr.splitlines() == [
         f"{data}:2:{col}: invalid JSON: Expecting value",
-        f"{data}:3:1: expected a JSON object {{id, title?, text, url?, source?}}",
+        f"{data}:3:1: expected a JSON object {{id, title?, text, url?, source?, language?, published?}}",
         f"{data}:4:1: missing id",
-        f"{data}:5:1: bad published",
+        f"{data}:5:1: published must be a date (RFC 3339 or 822) or Unix seconds",
     ]
 
 

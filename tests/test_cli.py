@@ -60,7 +60,7 @@ def test_match_reports_every_bad_line_with_position(tmp_path: Path):
     col = len('{"id": 2, "text": ') + 1  # just past the end of the line, where a value was expected
     assert errors == [
         f"{data}:2:{col}: invalid JSON: Expecting value",
-        f"{data}:3:1: expected a JSON object {{id, title?, text}}",
+        f"{data}:3:1: expected a JSON object {{id, title?, text, url?, source?, language?, published?}}",
         f"{data}:4:1: missing id",
     ]
     assert "Traceback" not in res.stderr

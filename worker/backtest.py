@@ -1,6 +1,7 @@
 """``marsad stories``: story assignment over a JSONL archive, to backtest thresholds (issue 5).
 
-Each line is an article ``{"id", "title"?, "text", "url"?, "source"?, "published"?}``; the
+Each line is an article ``{"id", "title"?, "text", "url"?, "source"?, "published"?}`` (read by
+``cli_common.read_jsonl``, like ``marsad match``); the
 articles go, in order, through the same cleaning, canonical URL, fingerprint and story
 assignment as in the workers, and one line ``{"id", "story"}`` is printed per article (the
 story's id is the id of its first article). ``published`` (RFC 3339 or 822, or Unix seconds)
@@ -20,12 +21,11 @@ import time
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import IO, Protocol
+from typing import Protocol
 
-from worker.adapters.configfiles import undecodable
+from worker.cli_common import InputArticle, read_jsonl
 from worker.config import Settings
 from worker.core.clean import clean_text, clean_title
-from worker.core.dates import parse_date
 from worker.core.dedup import article_id, canonical_url, text_hash
 from worker.core.fingerprint import fingerprint
 from worker.core.stories import Assignment, Member, MemoryIndex, StoryParams
@@ -36,81 +36,17 @@ class Index(Protocol):
     def assign(self, member: Member, now: float) -> Assignment: ...
 
 
-@dataclass(frozen=True)
-class Line:
-    """One valid input line."""
-
-    id: str
-    title: str
-    text: str
-    url: str | None
-    source: str
-    published: float | None
-
-
-_FIELDS: dict[str, tuple[type, ...]] = {
-    "id": (str, int),
-    "title": (str,),
-    "text": (str,),
-    "url": (str,),
-    "source": (str,),
-    "published": (str, int, float),
-}
-
-
-def read_lines(name: str, stream: IO[bytes], problems: list[Problem]) -> Iterator[Line]:
-    """The valid lines of one JSONL input; each bad one is a located problem (``path:line:col``)."""
-    for lineno, raw in enumerate(stream, 1):
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as e:
-            problems.append(undecodable(name, raw, e, lineno - 1))
-            continue
-        if not text.strip():
-            continue
-        try:
-            obj = json.loads(text.rstrip("\r\n"))
-        except json.JSONDecodeError as e:
-            problems.append(Problem(name, lineno, e.pos + 1, f"invalid JSON: {e.msg}"))
-            continue
-        if not isinstance(obj, dict):
-            problems.append(Problem(name, lineno, 1, "expected a JSON object {id, title?, text, url?, source?}"))
-            continue
-        missing = [k for k in ("id", "text") if k not in obj]
-        bad = [k for k, types in _FIELDS.items() if obj.get(k) is not None and not isinstance(obj[k], types)]
-        published = _published(obj.get("published"))
-        if obj.get("published") is not None and published is None:
-            bad.append("published")
-        if missing or bad:
-            what = f"missing {', '.join(missing)}" if missing else f"bad {', '.join(bad)}"
-            problems.append(Problem(name, lineno, 1, what))
-            continue
-        yield Line(
-            str(obj["id"]), obj.get("title") or "", obj["text"], obj.get("url"), obj.get("source") or "", published
-        )
-
-
-def _published(value: object) -> float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
-        return parse_date(value)
-    return None
-
-
 def member_id(line_id: str) -> str:
     """The 16-hex-digit id the index uses for an input id."""
     return hashlib.sha1(line_id.encode()).hexdigest()[:16]
 
 
-def to_member(line: Line) -> Member:
+def to_member(line: InputArticle) -> Member:
     """The line as the workers would see it: cleaned, its URL canonical, its text fingerprinted."""
     title = clean_title(line.title)
     text = clean_text(line.text, is_html="<" in line.text, title=title)
     aliases = (article_id(canonical_url(line.url)),) if line.url else ()
-    return Member(member_id(line.id), text_hash(title, text), line.source, fingerprint(text), aliases)
+    return Member(member_id(line.id), text_hash(title, text), line.source or "", fingerprint(text), aliases)
 
 
 @dataclass
@@ -125,7 +61,7 @@ class Backtest:
     def start(cls, index: Index) -> Backtest:
         return cls(index, time.time(), {})
 
-    def assign(self, line: Line) -> dict[str, str]:
+    def assign(self, line: InputArticle) -> dict[str, str]:
         member = to_member(line)
         self.names.setdefault(member.id, line.id)
         story = self.index.assign(member, self.now if line.published is None else line.published)
@@ -168,15 +104,8 @@ def run(files: Sequence[str], memory: bool, threshold: float | None, settings: S
 
 
 def _print_all(backtest: Backtest, files: Sequence[str], problems: list[Problem]) -> None:
-    for path in files or ["-"]:
-        try:
-            stream = sys.stdin.buffer if path == "-" else open(path, "rb")  # noqa: SIM115
-        except OSError as e:
-            problems.append(Problem(path, 0, 0, f"cannot read the file: {e.strerror}"))
-            continue
-        with stream:
-            for line in read_lines("<stdin>" if path == "-" else path, stream, problems):
-                print(dumps(backtest.assign(line)), flush=True)
+    for line in read_jsonl(files, problems):
+        print(dumps(backtest.assign(line)), flush=True)
 
 
 def _batches(items: Iterable[str], size: int) -> Iterator[list[str]]:

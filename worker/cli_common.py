@@ -10,6 +10,7 @@ from typing import IO
 
 from worker.adapters.configfiles import undecodable
 from worker.config import Settings
+from worker.core.dates import parse_date
 from worker.errors import InfrastructureError, Problem
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
@@ -41,9 +42,20 @@ class InputArticle:
     url: str | None = None
     source: str | None = None
     language: str | None = None
+    published: float | None = None  # Unix seconds
 
 
 _STRINGS = ("title", "text", "url", "source", "language")
+_OBJECT = "expected a JSON object {id, title?, text, url?, source?, language?, published?}"
+
+
+def _published(value: object) -> float | None:
+    """RFC 3339 or 822 (or an Arabic date) as text, or Unix seconds; None when unreadable."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    return parse_date(value) if isinstance(value, str) else None
 
 
 def _articles(name: str, stream: IO[bytes], problems: list[Problem]) -> Iterator[InputArticle]:
@@ -62,18 +74,28 @@ def _articles(name: str, stream: IO[bytes], problems: list[Problem]) -> Iterator
             problems.append(Problem(name, lineno, e.pos + 1, f"invalid JSON: {e.msg}"))
             continue
         if not isinstance(obj, dict):
-            problems.append(Problem(name, lineno, 1, "expected a JSON object {id, title?, text}"))
+            problems.append(Problem(name, lineno, 1, _OBJECT))
             continue
         bad = [k for k in _STRINGS if k in obj and obj[k] is not None and not isinstance(obj[k], str)]
         if "id" in obj and not isinstance(obj["id"], str | int):
             bad.insert(0, "id")
         missing = [k for k in ("id", "text") if k not in obj]
+        published = _published(obj.get("published"))
         if missing or bad:
             what = f"missing {', '.join(missing)}" if missing else f"{', '.join(bad)} must be a string"
             problems.append(Problem(name, lineno, 1, what))
             continue
+        if obj.get("published") is not None and published is None:
+            problems.append(Problem(name, lineno, 1, "published must be a date (RFC 3339 or 822) or Unix seconds"))
+            continue
         yield InputArticle(
-            str(obj["id"]), obj.get("title") or "", obj["text"], obj.get("url"), obj.get("source"), obj.get("language")
+            str(obj["id"]),
+            obj.get("title") or "",
+            obj["text"],
+            obj.get("url"),
+            obj.get("source"),
+            obj.get("language"),
+            published,
         )
 
 
