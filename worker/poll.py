@@ -11,7 +11,6 @@ state with a backoff; only InfrastructureError (our Redis) escapes, and the task
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import time
@@ -27,6 +26,7 @@ from worker.adapters.redisconn import connect
 from worker.adapters.state import State
 from worker.adapters.stories import StoryIndex
 from worker.config import Settings
+from worker.core.alerts import article_json
 from worker.core.fetch_policy import conditional_headers
 from worker.core.match import Matcher, Rule
 from worker.core.parse import parse_feed
@@ -109,8 +109,7 @@ def _process(rt: Runtime, source: Source, parsed: ParsedFeed, now: float, first_
         alerts = alerts_for(article, story.story, rt.matcher)
         if not alerts:
             continue
-        article_json = json.dumps(json.loads(alerts[0].payload)["article"], ensure_ascii=False, separators=(",", ":"))
-        for alert in rt.publisher.publish_article(story.story, article.id, article_json, alerts):
+        for alert in rt.publisher.publish_article(story.story, article.id, article_json(article), alerts):
             published.append(alert)
             event("alert.published", alert=alert.id, rule=alert.rule, story=story.story, feed=source.id)
     rt.state.mark_seen(fresh + copies, s.dedup_ttl)

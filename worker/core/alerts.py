@@ -80,6 +80,23 @@ def snippet(text: str, hit: Hit | None, width: int = SNIPPET_CHARS) -> str:
     return make_snippet(text, [hit] if hit else [], width).text
 
 
+def article_object(article: Article) -> dict[str, object]:
+    """The ``article`` object of alerts and of story.updated events (one shape for both)."""
+    return {
+        "id": article.id,
+        "url": article.url,
+        "title": article.title,
+        "source": article.source,
+        "language": article.language,
+        "published": iso_utc(article.published),
+        "date_missing": article.date_missing,
+    }
+
+
+def article_json(article: Article) -> str:
+    return json.dumps(article_object(article), ensure_ascii=False, separators=(",", ":"))
+
+
 def build_alert(article: Article, story_id: str, match: RuleMatch, rule_version: int = 0) -> Alert:
     in_text = [h for h in match.hits if h.field == "text"]
     if in_text or not article.title:
@@ -98,14 +115,6 @@ def build_alert(article: Article, story_id: str, match: RuleMatch, rule_version:
         ],
         "snippet": snip.text,
         "snippet_marks": [list(m) for m in snip.marks],
-        "article": {
-            "id": article.id,
-            "url": article.url,
-            "title": article.title,
-            "source": article.source,
-            "language": article.language,
-            "published": iso_utc(article.published),
-            "date_missing": article.date_missing,
-        },
+        "article": article_object(article),
     }
     return Alert(aid, match.rule, story_id, json.dumps(payload, ensure_ascii=False, separators=(",", ":")))
