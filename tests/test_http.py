@@ -130,3 +130,18 @@ def test_gzip_bomb_is_refused_within_bounded_memory(feed_server: FeedServer):
     assert result.outcome == "too-large"
     assert peak < 8 * limit, f"peak {peak} bytes for a {limit}-byte cap"
     assert len(gzip.compress(bomb)) < limit  # the bomb really is small on the wire
+
+
+def test_a_hanging_resolver_costs_the_fetch_its_deadline_not_the_worker():
+    release = threading.Event()
+
+    def hanging(host: str) -> list[str]:
+        release.wait(30)  # a resolver that does not answer
+        return ["93.184.216.34"]
+
+    fetcher = Fetcher(settings(http_connect_timeout=1, http_total_timeout=2), resolver=hanging)
+    try:
+        result = fetcher.fetch("http://feeds.example.com/rss")
+    finally:
+        release.set()
+    assert result.outcome == "timeout" and "resolving feeds.example.com timed out" in (result.error or "")

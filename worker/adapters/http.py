@@ -10,7 +10,8 @@ because only there are they exact:
   (rebinding) cannot slip through, and redirects are covered because every hop connects here.
 * **Total time.** httpx's timeouts are per socket operation, so a server trickling one byte a
   second holds a request forever; every read and write here gets at most the time left before
-  the fetch's deadline.
+  the fetch's deadline, and so does the DNS lookup (on a helper thread: getaddrinfo has no
+  timeout of its own).
 
 The body is read raw and decompressed here with a bounded output, so a small gzip bomb cannot
 expand past ``max_feed_bytes`` in memory.
@@ -25,6 +26,8 @@ import ssl
 import time
 import zlib
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import replace
 from typing import Any
 
@@ -91,6 +94,16 @@ class _GuardedBackend(httpcore.NetworkBackend):
         self.inner = httpcore.SyncBackend()
         self.resolver = resolver
         self.allowed = allowed
+        # getaddrinfo takes no timeout: it runs on a helper thread so that a resolver that hangs
+        # costs the fetch its deadline, not the worker (the thread ends when the OS gives up)
+        self._dns = ThreadPoolExecutor(max_workers=2, thread_name_prefix="marsad-dns")
+
+    def _resolve(self, host: str, timeout: float | None) -> list[str]:
+        future = self._dns.submit(self.resolver, host)
+        try:
+            return future.result(timeout=_time_left(timeout))
+        except FutureTimeout:
+            raise httpcore.ConnectTimeout(f"resolving {host} timed out") from None
 
     def connect_tcp(
         self,
@@ -102,7 +115,7 @@ class _GuardedBackend(httpcore.NetworkBackend):
     ) -> httpcore.NetworkStream:
         target = host
         if self.allowed is not None:
-            addresses = [ipaddress.ip_address(a) for a in self.resolver(host)]
+            addresses = [ipaddress.ip_address(a) for a in self._resolve(host, timeout)]
             if not addresses:
                 raise httpcore.ConnectError(f"{host} has no address")
             for ip in addresses:
