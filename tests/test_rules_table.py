@@ -323,3 +323,17 @@ def test_diacritics_and_tatweel_never_stop_a_match(
     found = _match(query, title2, text2, {})
     assert found, (query, title2, text2)
     check_evidence(found[0].hits, title2, text2)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("عقد مجلس الأمن جلسة طارئة", True),
+        ("انعقد المجلس. الأمن العام يعلن الطوارئ", False),  # the words meet across a sentence end
+        ("عقد مجلس\nالأمن العام اجتماعا", False),  # ... or a line break
+        ("قال إن مجلس، الأمن", True),  # a comma does not end a sentence
+    ],
+)
+def test_a_phrase_does_not_cross_a_sentence_end(text: str, expected: bool) -> None:
+    rules = [Rule.from_query("unsc", '"مجلس الأمن"')]
+    assert bool(Matcher(rules).match("", text)) is expected

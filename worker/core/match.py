@@ -293,6 +293,7 @@ class Matcher:
                         (field is None or field == f)
                         and end < len(words)
                         and all(alt[k] in infos[i + k][0] for k in range(1, len(alt)))
+                        and fld.sentence(i) == fld.sentence(end)  # a phrase does not cross "مجلس. الأمن"
                     ):
                         found.setdefault(lid, {})[(f, i, end)] = None
         return {lid: list(spans) for lid, spans in found.items()}
