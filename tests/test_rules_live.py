@@ -77,7 +77,7 @@ def test_worker_picks_up_a_new_version_and_does_not_realert(runtime, prefix, red
     v2 = v1.replace("إيران AND باكستان", "إيران NEAR/10 باكستان") + "- id: border\n  query: الحدود\n"
     store.store(v2, "rules.yaml")
     rt = runtime()
-    assert rt.matcher.version == 2 and [r.id for r in rt.rules] == ["iran-pakistan", "border"]
+    assert rt.matcher.version == 2 and [r.id for r in rt.matcher.rules] == ["iran-pakistan", "border"]
 
     feed_server.route("/f.xml", rss(item("خبر", "https://news.example.com/1", body + ". تحديث")))
     published = poll_feed(rt, Source("f", url)).published

@@ -102,7 +102,7 @@ def cmd_once(args: argparse.Namespace, settings: Settings) -> int:
     if not redis_ok(settings):
         return EXIT_FAILURE
     event("settings.loaded", **settings.masked())
-    rt = Runtime.build(settings, list(ruleset.rules), entities=ruleset.entities)
+    rt = Runtime.build(settings, ruleset.rules, entities=ruleset.entities)
     failed = 0
     try:
         for source in sources:

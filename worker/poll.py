@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import redis
@@ -44,8 +44,7 @@ class Runtime:
     """Everything a poll needs, built once per process."""
 
     settings: Settings
-    rules: list[Rule]
-    matcher: Matcher
+    matcher: Matcher  # the compiled rules (replaced when a new live rule set is picked up)
     redis: redis.Redis
     state: State
     stories: StoryIndex
@@ -56,7 +55,7 @@ class Runtime:
     def build(
         cls,
         settings: Settings,
-        rules: list[Rule],
+        rules: Iterable[Rule],
         fetcher: Fetcher | None = None,
         entities: Mapping[str, Sequence[str]] | None = None,
     ) -> Runtime:
@@ -64,7 +63,6 @@ class Runtime:
         keys = Keys(settings.key_prefix)
         return cls(
             settings,
-            rules,
             Matcher(rules, entities),
             client,
             State(client, keys),

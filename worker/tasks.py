@@ -38,8 +38,7 @@ def runtime() -> Runtime:
     if _runtime is None:
         setup(settings.log_level, under_celery=True)
         ruleset = read_ruleset(settings.rules_file, settings.entities_file)
-        _runtime = Runtime.build(settings, list(ruleset.rules), entities=ruleset.entities)
-        _runtime.matcher = ruleset.matcher()
+        _runtime = Runtime.build(settings, ruleset.rules, entities=ruleset.entities)
     _refresh_rules(_runtime)
     return _runtime
 
@@ -59,7 +58,7 @@ def _refresh_rules(rt: Runtime) -> None:
     except ConfigError as e:  # validated when stored; only a code change could make it fail now
         event("rules.rejected", logging.ERROR, version=stored.version, problems=len(e.problems), first=e.problems[0])
         return
-    rt.rules, rt.matcher = list(ruleset.rules), ruleset.matcher()
+    rt.matcher = ruleset.matcher()
     event("rules.loaded", version=stored.version, rules=len(ruleset.rules), path=stored.rules_path)
 
 
