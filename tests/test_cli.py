@@ -190,7 +190,8 @@ def test_tail_prints_alerts_as_they_are_published(prefix: str, redis_client: red
         while redis_client.pubsub_numsub(keys.rule_channel("iran-pakistan"))[0][1] == 0:
             assert time.monotonic() < deadline, "tail never subscribed"
             time.sleep(0.05)
-        assert publisher.publish(other) and publisher.publish(mine)
+        assert publisher.publish_article("s2", "b", "{}", [other]) == [other]
+        assert publisher.publish_article("s1", "a", "{}", [mine]) == [mine]
         assert proc.stdout is not None
         assert json.loads(proc.stdout.readline()) == {"id": "a" * 40, "rule": "iran-pakistan"}
     finally:

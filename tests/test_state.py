@@ -65,8 +65,8 @@ def test_publish_is_idempotent_and_atomic(redis_client: redis.Redis, prefix: str
     pubsub.get_message(timeout=1)
     pubsub.get_message(timeout=1)
 
-    assert publisher.publish(alert) is True
-    assert publisher.publish(alert) is False
+    assert publisher.publish_article("s", "article-1", "{}", [alert]) == [alert]
+    assert publisher.publish_article("s", "article-1", "{}", [alert]) == []
 
     entries = redis_client.xrange(keys.stream)
     assert [e[1]["alert"] for e in entries] == [payload]

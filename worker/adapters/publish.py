@@ -1,4 +1,4 @@
-"""Publish-if-new: SET NX of the alert id, XADD to the stream and PUBLISH, in one Lua script.
+"""Publish-if-new: SET NX of each alert id, XADD to the stream and PUBLISH, in one Lua script.
 
 Redis runs a script atomically, so either the alert id is recorded *and* the alert is on the
 stream, or neither: a task that dies half-way and is redelivered publishes it then, and a task
@@ -22,16 +22,6 @@ import redis
 from worker.adapters.keys import Keys
 from worker.adapters.redisconn import redis_errors
 from worker.models import Alert
-
-_PUBLISH = """
-if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
-  return 0
-end
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'alert', ARGV[3])
-redis.call('PUBLISH', ARGV[4], ARGV[3])
-redis.call('PUBLISH', ARGV[5], ARGV[3])
-return 1
-"""
 
 # KEYS: 1 alert stream, 2 story-updates stream, 3 the (story, article) guard, 4 the story's
 # sources set, then one alert key per alert.
@@ -67,17 +57,7 @@ class Publisher:
         self.k = keys
         self.ttl = int(ttl)
         self.maxlen = maxlen
-        self._publish = client.register_script(_PUBLISH)
         self._publish_article = client.register_script(_PUBLISH_ARTICLE)
-
-    def publish(self, alert: Alert) -> bool:
-        """True when the alert was new and is now published; False when it was already."""
-        with redis_errors():
-            done = self._publish(
-                keys=[self.k.alert(alert.id), self.k.stream],
-                args=[self.ttl, self.maxlen, alert.payload, self.k.channel, self.k.rule_channel(alert.rule)],
-            )
-        return bool(done)
 
     def publish_article(self, story: str, article_id: str, article_json: str, alerts: Sequence[Alert]) -> list[Alert]:
         """Publish the new ones of one article's alerts (all for ``story``); the rules already
