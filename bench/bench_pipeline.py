@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from worker.core.match import Matcher, Rule, stems
-from worker.core.pipeline import alerts_for, to_article
+from worker.core.pipeline import alerts_for, identify_language, to_article
 from worker.models import Entry, Source
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,7 +42,7 @@ def run(rules: list[Rule], entries: list[Entry]) -> tuple[float, int]:
     alerts = 0
     started = time.perf_counter()
     for entry in entries:
-        article = to_article(source, entry, None, 0.0)
+        article = identify_language(to_article(source, entry, None, 0.0))
         alerts += len(alerts_for(article, article.id, matcher))
     return len(entries) / (time.perf_counter() - started), alerts
 

@@ -30,7 +30,7 @@ from worker.core.alerts import article_json
 from worker.core.fetch_policy import conditional_headers
 from worker.core.match import Matcher, Rule
 from worker.core.parse import parse_feed
-from worker.core.pipeline import alerts_for, candidates
+from worker.core.pipeline import alerts_for, candidates, identify_language
 from worker.core.schedule import next_poll_at, next_state
 from worker.core.stories import StoryParams, member_of
 from worker.errors import FeedParseError, InfrastructureError
@@ -96,6 +96,7 @@ def _process(rt: Runtime, source: Source, parsed: ParsedFeed, now: float, first_
     fresh, copies = rt.state.triage([c.article for c in cands])
     if source.full_text:
         fresh = fill(rt.fetcher, fresh, s.full_text_max_per_poll)
+    fresh, copies = [identify_language(a) for a in fresh], [identify_language(a) for a in copies]
     too_old = {c.article.id for c in cands if c.too_old}
     published: list[Alert] = []
     for article in fresh + copies:

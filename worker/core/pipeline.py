@@ -7,7 +7,7 @@ worker/poll.py; the decisions are here so they are tested without Redis.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from worker.core.alerts import build_alert
 from worker.core.clean import clean_text, clean_title
@@ -35,10 +35,18 @@ def to_article(source: Source, entry: Entry, feed_language: str | None, now: flo
         title=title,
         text=text,
         published=entry.published if entry.published is not None else now,
-        language=detect_language(f"{title}\n{text}", configured=source.language or feed_language),
+        language=source.language or feed_language,  # as configured; see identify_language
         text_hash=text_hash(title, text),
         date_missing=entry.published is None,
     )
+
+
+def identify_language(article: Article) -> Article:
+    """The article with its language identified from its text (the configured one as the hint).
+    Called only for new articles, after any full-text fetch: entries seen before are dropped
+    without paying for it, and a page's full text is a better sample than a teaser."""
+    language = detect_language(f"{article.title}\n{article.text}", configured=article.language)
+    return article if language == article.language else replace(article, language=language)
 
 
 def candidates(
