@@ -67,6 +67,10 @@ class Settings(BaseSettings):
 
     task_soft_time_limit: PositiveDuration = 120.0
     task_time_limit: PositiveDuration = 150.0
+    # How long a message a worker took stays invisible before the broker hands it out again
+    # (a worker killed mid-task never acknowledges it). Above the hard time limit, or a task
+    # still running would be run a second time beside itself.
+    broker_visibility_timeout: PositiveDuration = 3600.0
     log_level: str = "INFO"
 
     @field_validator("redis_url", "broker_url")
@@ -87,6 +91,8 @@ class Settings(BaseSettings):
     def _limits(self) -> Settings:
         if self.task_soft_time_limit >= self.task_time_limit:
             raise ValueError("MARSAD_TASK_SOFT_TIME_LIMIT must be below MARSAD_TASK_TIME_LIMIT")
+        if self.broker_visibility_timeout <= self.task_time_limit:
+            raise ValueError("MARSAD_BROKER_VISIBILITY_TIMEOUT must be above MARSAD_TASK_TIME_LIMIT")
         return self
 
     @property
