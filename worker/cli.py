@@ -17,6 +17,7 @@ from typing import NoReturn
 from worker.adapters.configfiles import read_ruleset, read_sources
 from worker.cli_common import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, redis_ok, report_problems
 from worker.cli_rules import add_rule_tools, cmd_explain, cmd_match, cmd_rules
+from worker.cli_web import add_web, cmd_web
 from worker.config import Settings, load_settings
 from worker.core.clean import clean_text, clean_title
 from worker.errors import ConfigError, InfrastructureError, Problem
@@ -57,6 +58,7 @@ def _parser() -> argparse.ArgumentParser:
     st.add_argument("files", nargs="*", help="JSONL files of {id, title?, text, url?, source?, published?}; or stdin")
     t = sub.add_parser("tail", help="print alerts as they are published")
     t.add_argument("--rule", action="append", default=[], help="only this rule (repeatable)")
+    add_web(sub)
     return p
 
 
@@ -227,6 +229,7 @@ COMMANDS = {
     "tail": cmd_tail,
     "entities": cmd_entities,
     "stories": cmd_stories,
+    "web": cmd_web,
 }
 
 
@@ -236,7 +239,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = _settings(args)
         from worker.logs import setup
 
-        setup(settings.log_level)
+        setup(settings.log_level, json_format=settings.log_format == "json")
         return COMMANDS[args.command](args, settings)
     except ConfigError as e:
         return report_problems(e.problems)

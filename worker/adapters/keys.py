@@ -30,6 +30,15 @@ name                       type    holds
                                    story, field ``event`` = JSON (approx. MAXLEN)
 <p>stories-tmp:<run>:*     -       ``marsad stories``' throwaway index, deleted after the run
 <p>celery:*                -       Celery's broker keys (queues ``<p>tick``, ``<p>poll``)
+<p>metrics:counts          hash    deployment-wide counters (``polls:<outcome>``, ``articles``,
+                                   ``duplicates``, ``alerts:<rule>``, ...), HINCRBY by every
+                                   worker (adapters/metrics.py), read by ``marsad web``
+<p>metrics:hist:<name>     hash    one histogram: ``<label>|<bucket bound>`` -> count in the
+                                   bucket (not cumulative), ``<label>|sum``, ``<label>|count``
+<p>metrics:hour:<hour>     hash    rule id -> alerts published in that UTC hour (Unix hour
+                                   number); TTL 26 h: the page's last-24-h counts and chart
+<p>heartbeat:<role>        string  Unix time of the last ``tick``/``poll`` task run (TTL):
+                                   ``/readyz`` reads them
 =========================  ======  ====================================================
 """
 
@@ -101,6 +110,26 @@ class Keys:
 
     def rule_channel(self, rule_id: str) -> str:
         return f"{self.prefix}alerts:{rule_id}"
+
+    # Metrics and health (issue 8, adapters/metrics.py).
+    @property
+    def metrics_counts(self) -> str:
+        return f"{self.prefix}metrics:counts"
+
+    def metrics_histogram(self, name: str) -> str:
+        return f"{self.prefix}metrics:hist:{name}"
+
+    def metrics_hour(self, hour: int) -> str:
+        return f"{self.prefix}metrics:hour:{hour}"
+
+    def heartbeat(self, role: str) -> str:
+        return f"{self.prefix}heartbeat:{role}"
+
+    def celery_queue(self, queue: str) -> str:
+        """The Redis list of a Celery queue (kombu's key, under ``global_keyprefix``). Messages
+        with a priority go to ``<queue>\x06\x16<priority>`` lists beside it (kombu's
+        ``priority_steps``); marsad sends none, but depth sums them all."""
+        return f"{self.celery_prefix}{queue}"
 
     @property
     def celery_prefix(self) -> str:
