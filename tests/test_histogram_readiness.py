@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 
 import pytest
 
@@ -72,16 +73,16 @@ def test_json_log_line_has_stable_keys(caplog: pytest.LogCaptureFixture) -> None
         "matched": 1,
         "duration_ms": 84,
     }
-    assert caplog.records[-1].getMessage() == "event=feed.polled feed=bbc-arabic status=ok new=3 matched=1 duration_ms=84"
+    text = "event=feed.polled feed=bbc-arabic status=ok new=3 matched=1 duration_ms=84"
+    assert caplog.records[-1].getMessage() == text
 
 
 def test_json_log_line_of_a_foreign_record_and_a_traceback() -> None:
     try:
         raise ValueError("إيران")
     except ValueError:
-        import sys
-
-        record = logging.LogRecord("celery.app.trace", logging.ERROR, __file__, 1, "Task %s failed", ("x",), sys.exc_info())
+        exc = sys.exc_info()
+    record = logging.LogRecord("celery.app.trace", logging.ERROR, __file__, 1, "Task %s failed", ("x",), exc)
     line = json.loads(JsonFormatter().format(record))
     assert line["event"] == "log" and line["logger"] == "celery.app.trace" and line["message"] == "Task x failed"
     assert "ValueError: إيران" in line["exc"]

@@ -25,7 +25,7 @@ from worker.core.histogram import cumulative
 
 # kombu's default priority steps: messages with a priority go to "<queue>\x06\x16<n>" lists.
 _PRIORITY_SUFFIXES = ("", *(f"\x06\x16{n}" for n in (3, 6, 9)))
-STREAMS = ("alerts", "story_updates")
+STREAMS = ("alerts", "story_updates", "dead")
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,7 @@ def read_snapshot(client: redis.Redis, keys: Keys, queues: tuple[str, ...], now:
     for q in queues:
         for suffix in _PRIORITY_SUFFIXES:
             pipe.llen(keys.celery_queue(q) + suffix)
-    stream_names = {"alerts": keys.stream, "story_updates": keys.story_updates}
+    stream_names = {"alerts": keys.stream, "story_updates": keys.story_updates, "dead": keys.dead}
     for name in STREAMS:
         pipe.xlen(stream_names[name])
         pipe.xinfo_groups(stream_names[name])
