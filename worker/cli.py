@@ -18,6 +18,7 @@ from worker.adapters.configfiles import read_ruleset, read_sources
 from worker.cli_bus import add_bus_tools, add_tail_group_options, cmd_replay, cmd_tail_group
 from worker.cli_common import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, redis_ok, report_problems
 from worker.cli_rules import add_rule_tools, cmd_explain, cmd_match, cmd_rules
+from worker.cli_web import add_web, cmd_web
 from worker.config import Settings, load_settings
 from worker.core.clean import clean_text, clean_title
 from worker.errors import ConfigError, InfrastructureError, Problem
@@ -60,6 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--rule", action="append", default=[], help="only this rule (repeatable)")
     add_tail_group_options(t)
     add_bus_tools(sub)
+    add_web(sub)
     return p
 
 
@@ -248,6 +250,7 @@ COMMANDS = {
     "entities": cmd_entities,
     "stories": cmd_stories,
     "replay": cmd_replay,
+    "web": cmd_web,
 }
 
 
@@ -257,7 +260,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = _settings(args)
         from worker.logs import setup
 
-        setup(settings.log_level)
+        setup(settings.log_level, json_format=settings.log_format == "json")
         return COMMANDS[args.command](args, settings)
     except ConfigError as e:
         return report_problems(e.problems)
