@@ -7,12 +7,18 @@ What each fault does and why nothing is lost is in docs/operations.md, "Failure 
 
 from __future__ import annotations
 
+import json
+import os
 import signal
+import sys
+import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 
 from tests.faultkit import (
     Item,
@@ -25,7 +31,7 @@ from tests.faultkit import (
     write_config,
 )
 from tests.faultserver import FaultServer
-from tests.procs import Procs, TcpProxy, wait_for
+from tests.procs import ROOT, Procs, TcpProxy, wait_for
 from worker.adapters.keys import Keys
 
 pytestmark = [pytest.mark.faults, pytest.mark.e2e]
@@ -280,3 +286,111 @@ def test_sigterm_lets_running_polls_finish(tmp_path: Path, procs: Procs, group: 
         assert_exactly_once(client, PREFIX, want, procs.logs())
     finally:
         server.stop()
+
+
+class Tail:
+    """``marsad tail --group`` as a real process whose stdout is a pipe of one page (4 KiB) that
+    the test does not read while it runs: after a few alerts the tail blocks in the middle of
+    printing, with the rest of what it read from the group unacknowledged. Killed there, it dies
+    between read and ack. Its output is read when it has stopped."""
+
+    def __init__(self, procs: Procs, env: dict[str, str], consumer: str, *extra: str) -> None:
+        import fcntl
+        import subprocess
+
+        args = [sys.executable, "-m", "worker.cli", "tail", "--group", "g", "--consumer", consumer, "--from-start"]
+        self.log = procs.tmp / f"tail-{consumer}-{len(procs.started)}.log"
+        self.popen = subprocess.Popen(
+            [*args, *extra],
+            cwd=ROOT,
+            env={**os.environ, **env},
+            stdout=subprocess.PIPE,
+            stderr=self.log.open("ab"),
+            start_new_session=True,
+        )
+        assert self.popen.stdout is not None
+        fcntl.fcntl(self.popen.stdout.fileno(), fcntl.F_SETPIPE_SZ, 4096)
+        self.consumer = consumer
+
+    def kill(self) -> list[str]:
+        """SIGKILL; the alert ids it printed completely (a line cut by the kill is not printed)."""
+        os.killpg(self.popen.pid, signal.SIGKILL)
+        self.popen.wait(10)
+        return self.printed()
+
+    def printed(self) -> list[str]:
+        assert self.popen.stdout is not None
+        data = self.popen.stdout.read().decode()
+        return [json.loads(line)["id"] for line in data.split("\n")[:-1]]
+
+    def stop(self) -> list[str]:
+        """Read what it prints until it has nothing left, then stop it."""
+        os.killpg(self.popen.pid, signal.SIGTERM)
+        self.popen.wait(10)
+        return self.printed()
+
+
+def _pending(client: redis.Redis, consumer: str | None = None) -> set[str]:
+    try:
+        rows = client.xpending_range(KEYS.stream, "g", min="-", max="+", count=10_000, consumername=consumer)
+    except redis.ResponseError:  # NOGROUP: the tail has not created the group yet
+        return set()
+    return {str(row["message_id"]) for row in rows}
+
+
+@pytest.mark.parametrize("takeover", ["restart", "claim"])
+def test_group_consumer_killed_between_read_and_ack(
+    tmp_path: Path, procs: Procs, server: FaultServer, takeover: str
+) -> None:
+    """A ``tail --group`` consumer reads alerts from the stream while real workers publish them,
+    and is SIGKILLed with entries read but not acknowledged. Restarted under the same name, it
+    reads its own pending entries first; or another consumer claims them once idle (XAUTOCLAIM).
+    Every alert is printed; only the entries in flight at the kill are printed twice (at least
+    once, as documented); in the end every entry is acknowledged and none is pending."""
+    r = procs.redis(appendonly=False)
+    feeds, items = build_feeds(server, n_feeds=4, per_feed=6)
+    sources, rules = write_config(tmp_path, feeds)
+    env = worker_env(r.url, PREFIX, sources, rules)
+    want = expected(items)
+    client = r.client()
+
+    procs.marsad_run("worker", env)
+    wait_for(lambda: all_delivered(client, PREFIX, want), timeout=90, what="every alert", details=procs.logs)
+    first = Tail(procs, env, "c1")
+    try:
+        # It read every alert in one batch, and is stuck printing into the full pipe.
+        wait_for(lambda: len(_pending(client, "c1")) >= 2, timeout=30, what="entries read and not acked")
+        in_flight = _pending(client, "c1")
+        printed = first.kill()
+    finally:
+        if first.popen.poll() is None:
+            first.kill()
+    assert len(printed) < len(want), "the consumer printed everything before it was killed"
+
+    if takeover == "restart":
+        second = Tail(procs, env, "c1")
+    else:
+        time.sleep(1.5)  # the dead consumer's entries idle past --claim-idle
+        second = Tail(procs, env, "c2", "--claim-idle", "1s")
+    # This time the test reads as it goes: a thread drains the pipe.
+    out: list[str] = []
+    reader = threading.Thread(target=lambda: out.extend(second.printed()), daemon=True)
+    reader.start()
+    stream_ids = [i for i, _ in client.xrange(KEYS.stream)]
+    try:
+        wait_for(lambda: not _pending(client) and _group_read_all(client), timeout=60, what="every entry acknowledged")
+    finally:
+        os.killpg(second.popen.pid, signal.SIGTERM)
+        second.popen.wait(10)
+        reader.join(10)
+    alert_of = {i: json.loads(f["alert"])["id"] for i, f in client.xrange(KEYS.stream)}
+    seen = Counter(printed + out)
+    assert set(seen) == set(alert_of.values()), "an alert was never printed"
+    twice = {a for a, n in seen.items() if n > 1}
+    assert twice <= {alert_of[i] for i in in_flight}, "an alert acknowledged before the kill was printed again"
+    assert len(stream_ids) == len(want)
+
+
+def _group_read_all(client: redis.Redis) -> bool:
+    group = next(g for g in client.xinfo_groups(KEYS.stream) if g["name"] == "g")
+    return str(group["last-delivered-id"]) == str(client.xrange(KEYS.stream)[-1][0]) and not group["pending"]

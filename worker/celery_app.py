@@ -15,12 +15,14 @@ from celery import Celery
 from celery.signals import after_setup_logger, after_setup_task_logger, beat_init, worker_init
 
 from worker.adapters.keys import Keys
+from worker.brokerfix import guard_detached_transport
 from worker.config import get_settings
 from worker.errors import ConfigError, Problem
 from worker.logs import event, setup, use_json
 
 settings = get_settings()
 keys = Keys(settings.key_prefix)
+guard_detached_transport()  # a Redis restart must not make the worker exit (worker/brokerfix.py)
 
 
 def broker_transport_options() -> dict[str, object]:
