@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 REDIS_URL ?= $(or $(MARSAD_REDIS_URL),redis://127.0.0.1:6379/0)
 
-.PHONY: help install run redis test check format bench-pipeline bench-text bench-match bench-dedup clean
+.PHONY: help install run redis test check format bench-pipeline bench-text bench-match bench-dedup clean bench-e2e
 
 help:
 	@echo "make run    - install and run marsad (beat + worker), starting a private Redis if needed"
@@ -55,6 +55,11 @@ bench-match: install
 # Redis bytes per article and articles/s for 100,000 articles; writes docs/benchmarks.md.
 bench-dedup: install
 	$(BIN)/python bench/dedup.py
+
+# Issue 7: 200 feeds gaining items at a rising rate, `marsad run` with 1,000 rules on the real
+# Redis (own prefix, deleted afterwards); fetch-to-alert latency and sustained articles/s.
+bench-e2e: install
+	$(BIN)/python bench/e2e.py
 
 clean:
 	rm -rf $(VENV) .marsad .pytest_cache .mypy_cache .ruff_cache *.egg-info

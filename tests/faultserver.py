@@ -68,9 +68,10 @@ class Feed:
 
 
 class FaultServer:
-    def __init__(self, slow_delay: float = 4.0) -> None:
+    def __init__(self, slow_delay: float = 4.0, max_items: int = 50) -> None:
         self.feeds: dict[str, Feed] = {}
         self.slow_delay = slow_delay
+        self.max_items = max_items
         self.first_served: dict[str, float] = {}
         self.counts: Counter[str] = Counter()  # (path or fault) -> responses
         self.hits: Counter[str] = Counter()  # path -> requests
@@ -83,7 +84,7 @@ class FaultServer:
         unknown = set(faults or ()) - set(FAULTS)
         assert not unknown, f"unknown faults {unknown}"
         with self._lock:
-            self.feeds[path] = Feed(faults=list(faults or ()))
+            self.feeds[path] = Feed(faults=list(faults or ()), max_items=self.max_items)
         for item in reversed(items or []):
             self.publish(path, item)
         return self.url(path)
@@ -93,6 +94,7 @@ class FaultServer:
         with self._lock:
             feed = self.feeds[path]
             feed.items.insert(0, (link, item))
+            del feed.items[feed.max_items :]  # fallen off the feed: gone for good, as on a real site
             feed.version += 1
             feed._tag = ""
 
