@@ -221,7 +221,8 @@ def test_several_problems_are_reported_together_in_file_order() -> None:
 """
     assert problems(load_sources, text, "config/sources.yaml") == [
         "config/sources.yaml:2:8: url 'ftp://feeds.bbci.co.uk/arabic/rss.xml' must be an http:// or https:// address",
-        "config/sources.yaml:3:3: unknown key 'intervall'; expected one of: id, url, language, interval, full_text",
+        "config/sources.yaml:3:3: unknown key 'intervall'; expected one of: id, url, language, interval, full_text,"
+        " type, min_interval, max_interval, conditional",
         "config/sources.yaml:4:7: duplicate id 'bbc' (first on line 1)",
         "config/sources.yaml:6:13: interval: 'soon' is not a duration; write it as 90s, 5m, 1h or 2d",
         "config/sources.yaml:7:3: missing 'id'",

@@ -10,7 +10,12 @@ name                       type    holds
 <p>due                     zset    feed id -> when it is next due (Unix seconds)
 <p>sources                 hash    feed id -> Source as JSON (synced from sources.yaml)
 <p>rules                   hash    the live rule set: version, rules_text, entities_text ...
-<p>feed:<id>               hash    FeedState fields (etag, last_modified, failures, ...)
+<p>feed:<id>               hash    FeedState fields: health (state, last_status, failures,
+                                   items_per_day, median_delay, next_due, url ...) and
+                                   validators (etag, last_modified, body_hash)
+<p>feed-events             stream  a feed's health changed (to backing_off, disabled, gone,
+                                   back to active) or its URL moved: field ``event`` = JSON
+                                   (approx. MAXLEN)
 <p>seen:url:<article id>   string  text hash last processed for this canonical URL (TTL)
 <p>seen:text:<text hash>   string  article id that first processed this text (TTL)
 <p>story:url:<article id>  string  story id of the article (TTL)
@@ -56,6 +61,10 @@ class Keys:
 
     def feed(self, feed_id: str) -> str:
         return f"{self.prefix}feed:{feed_id}"
+
+    @property
+    def feed_events(self) -> str:
+        return f"{self.prefix}feed-events"
 
     def seen_url(self, article_id: str) -> str:
         return f"{self.prefix}seen:url:{article_id}"
