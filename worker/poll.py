@@ -70,7 +70,7 @@ class Runtime:
             client,
             State(client, keys),
             StoryIndex(client, keys, StoryParams(settings.story_window, settings.story_threshold, settings.dedup_ttl)),
-            Publisher(client, keys, settings.dedup_ttl, settings.stream_maxlen),
+            Publisher(client, keys, settings.dedup_ttl, settings.stream_retention),
             fetcher or Fetcher(settings),
         )
 
@@ -155,7 +155,9 @@ def _process(
         watch.lap("match")
         if not alerts:
             continue
-        for alert in rt.publisher.publish_article(story.story, article.id, article_json(article), alerts):
+        for alert in rt.publisher.publish_article(
+            story.story, article.id, article_json(article), alerts, story.sources
+        ):
             published.append(alert)
             event("alert.published", alert=alert.id, rule=alert.rule, story=story.story, feed=source.id)
         watch.lap("publish")

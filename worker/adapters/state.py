@@ -24,7 +24,7 @@ from worker.models import Article, FeedHealth, FeedState, Source
 # now + lease in the same script, so a concurrent tick cannot claim them again. The poll task
 # sets the real next due time when it finishes; if it is lost, the lease expires and the feed
 # comes back by itself.
-_CLAIM = """
+_CLAIM = """#!lua
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
 for _, id in ipairs(due) do
   redis.call('ZADD', KEYS[1], 'XX', ARGV[2], id)
@@ -33,21 +33,18 @@ return due
 """
 
 
-# Save a feed's state, its place in the due set and its feed-events entry at once. ARGV: id,
-# TTL, next due ("" = disabled or gone: out of the due set), the event JSON ("" = none), the
-# stream's MAXLEN, then the hash's field/value pairs.
-_SAVE = """
-local known = redis.call('HEXISTS', KEYS[4], ARGV[1]) == 1
-redis.call('HSET', KEYS[1], unpack(ARGV, 6))
+# Save a feed's state and its place in the due set at once (keys of the schedule's slot group:
+# feed hash, due set, sources hash). ARGV: id, TTL, next due ("" = disabled or gone: out of the
+# due set), then the hash's field/value pairs.
+_SAVE = """#!lua
+local known = redis.call('HEXISTS', KEYS[3], ARGV[1]) == 1
+redis.call('HSET', KEYS[1], unpack(ARGV, 4))
 if ARGV[3] == '' then
   redis.call('ZREM', KEYS[2], ARGV[1])
   if known then redis.call('PERSIST', KEYS[1]) else redis.call('EXPIRE', KEYS[1], ARGV[2]) end
 else
   redis.call('EXPIRE', KEYS[1], ARGV[2])
   redis.call('ZADD', KEYS[2], 'XX', ARGV[3], ARGV[1])
-end
-if ARGV[4] ~= '' then
-  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[5], '*', 'event', ARGV[4])
 end
 return 1
 """
@@ -177,19 +174,27 @@ class State:
         return decode_state(raw)
 
     def save_feed(self, feed_id: str, state: FeedState, ttl: float, event: Mapping[str, object] | None = None) -> None:
-        """Store the state, its next due time and, when its health changed, the feed-events
-        entry, in one script. A feed due again is ZADD XX: one removed from the sources while it
-        was being polled stays removed. A disabled or gone feed leaves the due set; its state
-        is kept without expiry while it is a source (until ``marsad sources enable``), and
-        otherwise expires after ``ttl`` like the state of a feed polled only by ``marsad once``."""
+        """Store the state and its next due time in one script, and the feed-events entry of a
+        change of health in the same round trip. A feed due again is ZADD XX: one removed from
+        the sources while it was being polled stays removed. A disabled or gone feed leaves the
+        due set; its state is kept without expiry while it is a source (until ``marsad sources
+        enable``), and otherwise expires after ``ttl`` like the state of a feed polled only by
+        ``marsad once``.
+
+        The event is not inside the script: the public stream ``<p>feed-events`` is in another
+        hash slot than the schedule (Redis Cluster, keys.py). Both commands go in one pipeline,
+        state first, so a crash can lose an event between them but never record a change that
+        was not saved."""
         fields = [x for item in encode_state(state).items() for x in item]
         due = "" if state.next_due is None else repr(state.next_due)
-        entry = json.dumps(event, ensure_ascii=False) if event else ""
+        keys = [self.k.feed(feed_id), self.k.due, self.k.sources]
         with redis_errors():
-            self._save(
-                keys=[self.k.feed(feed_id), self.k.due, self.k.feed_events, self.k.sources],
-                args=[feed_id, int(ttl), due, entry, FEED_EVENTS_MAXLEN, *fields],
-            )
+            pipe = self.r.pipeline(transaction=False)
+            self._save(keys=keys, args=[feed_id, int(ttl), due, *fields], client=pipe)
+            if event:
+                entry = json.dumps(event, ensure_ascii=False)
+                pipe.xadd(self.k.feed_events, {"event": entry}, maxlen=FEED_EVENTS_MAXLEN, approximate=True)
+            pipe.execute()
 
     def defer(self, feed_id: str, due: float) -> None:
         """Politeness said "not now": only the due time moves (ZADD XX, as in save_feed)."""
