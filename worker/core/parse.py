@@ -41,7 +41,7 @@ def _is_json(data: bytes, content_type: str) -> bool:
 
 
 def detect_kind(data: bytes, content_type: str = "") -> str:
-    """"jsonfeed", "sitemap" or "rss" (meaning feedparser) for UTF-8 ``data``, from a sniff of
+    """ "jsonfeed", "sitemap" or "rss" (meaning feedparser) for UTF-8 ``data``, from a sniff of
     the body; the Content-Type counts only when the body does not say (JSON not starting with
     ``{``). Raises FeedParseError for a plain sitemap, which auto-detection does not read."""
     if _is_json(data, content_type.lower()):

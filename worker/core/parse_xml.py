@@ -31,6 +31,7 @@ element stack are iterative (100,000 nested elements parse in about a second).
 from __future__ import annotations
 
 import re
+from html.entities import html5
 from typing import Any
 
 from lxml import etree
@@ -124,10 +125,33 @@ def root_tag(data: bytes) -> tuple[str, bytes]:
     return (m.group(2).decode("ascii"), m.group(0)) if m else ("", b"")
 
 
+_AMPERSAND = re.compile(rb"&(?:(#[0-9]+|#[xX][0-9a-fA-F]+)|([A-Za-z][A-Za-z0-9]*));|&")
+_XML_ENTITIES = {b"amp", b"lt", b"gt", b"quot", b"apos"}
+
+
+def _ampersand(m: re.Match[bytes]) -> bytes:
+    if m.group(1) or m.group(2) in _XML_ENTITIES:
+        return m.group(0)  # a character reference or one of XML's five: XML reads it
+    if m.group(2) is not None:
+        chars = html5.get(m.group(2).decode("ascii") + ";")
+        if chars is not None:  # an HTML name (&nbsp; &eacute;): its characters, numerically
+            return b"".join(b"&#%d;" % ord(c) for c in chars)
+        return b"&amp;" + m.group(0)[1:]  # an unknown name: kept as the text it is
+    return b"&amp;"  # a bare & (a query string in a URL)
+
+
+def repair_ampersands(data: bytes) -> bytes:
+    """Escape what hand-made XML gets wrong: a bare ``&`` (``?a=1&b=2`` in a URL) becomes
+    ``&amp;`` and an HTML entity name (``&nbsp;``) its character reference. lxml's recovering
+    mode would otherwise drop the ``&`` and the letters after it, and corrupt the URL."""
+    return _AMPERSAND.sub(_ampersand, data)
+
+
 def parse_tree(data: bytes) -> Any:
     """The root element of ``data`` (DOCTYPE already stripped), parsed by lxml with no entity
     resolution, no network, no DTD and libxml2's default size and depth limits. Broken markup
-    (an unescaped ``&`` in a URL) is recovered from; a document with no element is a failure."""
+    (an unclosed tag) is recovered from; a document with no element, or one past a limit (more
+    than 256 levels of nesting), is a failure, not the part before the limit."""
     parser = etree.XMLParser(
         resolve_entities=False,
         no_network=True,
@@ -139,10 +163,13 @@ def parse_tree(data: bytes) -> Any:
         collect_ids=False,
     )
     try:
-        root = etree.fromstring(data, parser)
-    except etree.LxmlError as e:  # XMLSyntaxError, or a limit such as the nesting depth
+        root = etree.fromstring(repair_ampersands(data), parser)
+    except etree.LxmlError as e:
         raise FeedParseError(f"not a feed: {e}") from e
+    limit = next((e for e in parser.error_log if e.type == etree.ErrorTypes.ERR_RESOURCE_LIMIT), None)
+    if limit is not None:
+        raise FeedParseError(f"not a feed: {limit.message.strip()}")
     if root is None:
         errors = parser.error_log.filter_from_errors()
-        raise FeedParseError(f"not a feed: {errors[0].message if errors else 'no element'}")
+        raise FeedParseError(f"not a feed: {errors[0].message.strip() if errors else 'no element'}")
     return root
