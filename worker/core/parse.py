@@ -19,6 +19,7 @@ message, rather than read as an empty feed; ``type: sitemap`` reads it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 from worker.core.encoding import feed_as_utf8
@@ -35,8 +36,11 @@ KINDS = ("auto", "rss", "atom", "jsonfeed", "sitemap")
 _SNIFF = 65536  # how far into the document the news namespace is looked for
 
 
+_FIRST = re.compile(rb"\s*(.?)", re.DOTALL)
+
+
 def _is_json(data: bytes, content_type: str) -> bool:
-    first = data.lstrip()[:1]
+    first = _FIRST.match(data).group(1)  # type: ignore[union-attr]  # always matches
     return first == b"{" or ("json" in content_type and first not in (b"<", b""))
 
 
