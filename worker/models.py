@@ -152,6 +152,7 @@ class Entry:
     content_is_html: bool
     published: float | None
     guid: str | None = None
+    language: str | None = None  # the entry's own language, when the format gives one (JSON Feed, sitemap)
 
 
 @dataclass(frozen=True)

@@ -201,7 +201,7 @@ def _fetch_and_process(
             event("feed.redirected", logging.INFO, feed=source.id, url=url, to=result.moved_to)
         if outcome.kind != "ok":
             return outcome, None, _Processed()
-        parsed = parse_feed(result.body, result.headers, result.final_url or url)
+        parsed = parse_feed(result.body, result.headers, result.final_url or url, kind=source.type)
         watch.lap("parse")
         return outcome, parsed, _process(rt, source, parsed, now, state.last_success is None, watch)
     except FeedParseError as e:
