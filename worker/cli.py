@@ -19,7 +19,7 @@ from worker.cli_common import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, redis_ok, r
 from worker.cli_rules import add_rule_tools, cmd_explain, cmd_match, cmd_rules
 from worker.config import Settings, load_settings
 from worker.core.clean import clean_text, clean_title
-from worker.errors import ConfigError, InfrastructureError, Problem
+from worker.errors import ConfigError, DemoError, InfrastructureError, Problem
 from worker.logs import event
 
 
@@ -57,6 +57,11 @@ def _parser() -> argparse.ArgumentParser:
     st.add_argument("files", nargs="*", help="JSONL files of {id, title?, text, url?, source?, published?}; or stdin")
     t = sub.add_parser("tail", help="print alerts as they are published")
     t.add_argument("--rule", action="append", default=[], help="only this rule (repeatable)")
+    d = sub.add_parser("demo", help="offline demo: replay bundled feeds, run beat, worker and page; Ctrl-C stops")
+    d.add_argument("--port", type=int, default=0, help="replay server port (default: a free one)")
+    d.add_argument("--web-port", type=int, default=0, help="live page port (default: a free one)")
+    d.add_argument("--prefix", default="marsad-demo:", help="key prefix of the demo's own (default marsad-demo:)")
+    d.add_argument("--verbose", action="store_true", help="the worker's and page's logs on the terminal")
     return p
 
 
@@ -210,6 +215,13 @@ def cmd_entities(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    """The whole system offline: replay server, Redis, beat + worker, page (issue 8)."""
+    from worker.demo.run import DemoOptions, run_demo
+
+    return run_demo(DemoOptions(args.port, args.web_port, args.prefix, args.verbose), settings)
+
+
 def cmd_stories(args: argparse.Namespace, settings: Settings) -> int:
     """Print {"id", "story"} per input article: the story assignment of the workers (issue 5)."""
     from worker.backtest import run
@@ -227,6 +239,7 @@ COMMANDS = {
     "tail": cmd_tail,
     "entities": cmd_entities,
     "stories": cmd_stories,
+    "demo": cmd_demo,
 }
 
 
@@ -240,7 +253,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return COMMANDS[args.command](args, settings)
     except ConfigError as e:
         return report_problems(e.problems)
-    except InfrastructureError as e:
+    except (InfrastructureError, DemoError) as e:
         print(f"marsad: {e}", file=sys.stderr)
         return EXIT_FAILURE
     except KeyboardInterrupt:
