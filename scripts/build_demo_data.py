@@ -29,7 +29,7 @@ from typing import Any
 import feedparser
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from build_dedup_data import detokenize, sentences  # noqa: E402  (one detokeniser for both data sets)
+from build_dedup_data import detokenize, sentences
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "data"
@@ -178,7 +178,8 @@ def newsfane() -> list[dict[str, Any]]:
         words = text.split()
         title = " ".join(words[:TITLE_WORDS]).rstrip("،,.:") + ("…" if len(words) > TITLE_WORDS else "")
         items.append(
-            {"key": f"newsfane-{n:02d}", "title": title, "summary": text, "link": None, "page": None, "origin": "newsfane"}
+            {"key": f"newsfane-{n:02d}", "title": title, "summary": text}
+            | {"link": None, "page": None, "origin": "newsfane"}
         )
     _write_items(dest, items)
     return items
@@ -221,7 +222,13 @@ def main() -> int:
             "full_text": True,
             "items": _refs(page_items, "pages"),
         },
-        {"id": "fa-news", "title": "اخبار ایران · Persian news", "language": "fa", "format": "rss", "items": _refs(fa_news, "persian")},
+        {
+            "id": "fa-news",
+            "title": "اخبار ایران · Persian news",
+            "language": "fa",
+            "format": "rss",
+            "items": _refs(fa_news, "persian"),
+        },
         {
             "id": "fa-tech-sport",
             "title": "فناوری و ورزش · Persian tech and sport",
@@ -231,10 +238,13 @@ def main() -> int:
         },
     ]
     (OUT / "feeds.json").write_text(json.dumps({"feeds": feeds}, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
-    _readme(feeds, {f"seed/{i['key']}": i for i in seed_items}
-            | {f"persian/{i['key']}": i for i in fa_news + fa_other}
-            | {f"pages/{i['key']}": i for i in page_items}
-            | {f"newsfane/{i['key']}": i for i in passages})
+    _readme(
+        feeds,
+        {f"seed/{i['key']}": i for i in seed_items}
+        | {f"persian/{i['key']}": i for i in fa_news + fa_other}
+        | {f"pages/{i['key']}": i for i in page_items}
+        | {f"newsfane/{i['key']}": i for i in passages},
+    )
     size = sum(p.stat().st_size for p in OUT.rglob("*") if p.is_file())
     print(f"wrote {OUT} ({size // 1024} KB)")
     return 0
@@ -243,7 +253,8 @@ def main() -> int:
 ORIGINS = {
     "seed": "the project's seed article (`tests/data/seed-article-ar.txt`, `../shared/fixtures/`): a real Arabic "
     "report (January 2024) as an aggregator scraped it, artifacts included; the outlet's copyright",
-    "persian": "`../shared/data/rss_real/persian_iran_news_mcp/<outlet>.xml`, from the PyPI sdist `iran-news-mcp==0.2.2` "
+    "persian": "`../shared/data/rss_real/persian_iran_news_mcp/<outlet>.xml`, from the PyPI sdist "
+    "`iran-news-mcp==0.2.2` "
     "(`tests/fixtures/`), MIT (`persian/LICENSE.iran-news-mcp.MIT.txt`); title, link and description as feedparser "
     "reads them from the outlet's real feed (Oct 2026); the text is the outlets' (Mehr's feed declares CC BY 4.0)",
     "pages:jawharafm": "`../shared/data/html_articles/jawharafm_antcrawler/`, from "
@@ -255,7 +266,8 @@ ORIGINS = {
     "byte (gzip), title from its `<title>`, summary the first sentence of newspaper's `arabic.txt`; CNN Arabic, 2013",
     "newsfane": "NewsFANE Gold (Alotaibi & Lee, COLING 2014), `github.com/bvanaken/visbert` @ `8c0f4a8b`, "
     "CC BY-SA 3.0 (`newsfane/LICENSE.NewsFANE_CC-BY-SA-3.0.txt`, `newsfane/README.NewsFANE.txt`). **Adapted**: the "
-    "corpus has one token per line with clitics split off and no article boundaries; clitics are re-attached (ة before a pronoun written ت: جلالته) and "
+    "corpus has one token per line with clitics split off and no article boundaries; clitics are re-attached "
+    "(ة before a pronoun written ت: جلالته) and "
     "consecutive sentences grouped into passages of 50-160 words that name a country (as "
     "`scripts/build_dedup_data.py` does), each titled with its first words. This derived text is CC BY-SA 3.0 too",
 }
@@ -282,7 +294,8 @@ def _readme(feeds: list[dict[str, Any]], items: dict[str, dict[str, Any]]) -> No
     ]
     for feed in feeds:
         extra = ", full text fetched from the replay server" if feed.get("full_text") else ""
-        lines += [f"### `{feed['id']}` ({feed['format']}, {feed['language']}{extra})", "", "| item | origin | title |", "|---|---|---|"]
+        heading = f"### `{feed['id']}` ({feed['format']}, {feed['language']}{extra})"
+        lines += [heading, "", "| item | origin | title |", "|---|---|---|"]
         for ref in feed["items"]:
             item = items[ref]
             origin = item["origin"].split(":")[0] if item["origin"].startswith("persian") else item["origin"]

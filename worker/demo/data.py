@@ -41,7 +41,8 @@ def load_feeds() -> tuple[DemoFeed, ...]:
                 if folder not in folders:
                     folders[folder] = _items(folder)
                 items.append(folders[folder][key])
-            feeds.append(DemoFeed(f["id"], f["title"], f["language"], f["format"], tuple(items), f.get("full_text", False)))
+            full_text = bool(f.get("full_text", False))
+            feeds.append(DemoFeed(f["id"], f["title"], f["language"], f["format"], tuple(items), full_text))
     except (OSError, KeyError, ValueError) as e:
         raise DemoError(f"the bundled demo data (worker/data/demo) is unreadable: {e!r}") from e
     return tuple(feeds)

@@ -1,5 +1,5 @@
 """The replay's decisions, pure: which items a demo feed shows at a given moment, and the feed's
-bytes and validators then. The clock is passed in (``elapsed``: seconds since the replay began).
+bytes and validators then. The clock is passed in (``now``, Unix seconds).
 
 Every feed starts with its first item and gains one more after each gap, a few seconds drawn
 from a seeded generator, so a run is the same every time and feeds do not all change at once.
@@ -74,7 +74,9 @@ class Replay:
     started: float
 
     @classmethod
-    def plan(cls, feeds: list[DemoFeed], started: float, gap: tuple[float, float] = (3.0, 10.0), seed: int = 8) -> Replay:
+    def plan(
+        cls, feeds: list[DemoFeed], started: float, gap: tuple[float, float] = (3.0, 10.0), seed: int = 8
+    ) -> Replay:
         rng = random.Random(seed)
         return cls(
             {f.id: f for f in feeds},
@@ -82,9 +84,9 @@ class Replay:
             started,
         )
 
-    def released(self, feed_id: str, elapsed: float) -> int:
-        """How many of the feed's items are out ``elapsed`` seconds after the start."""
-        return sum(1 for at in self.offsets[feed_id] if at <= elapsed)
+    def released(self, feed_id: str, now: float) -> int:
+        """How many of the feed's items are out at ``now``."""
+        return sum(1 for at in self.offsets[feed_id] if self.started + at <= now)
 
     def released_at(self, feed_id: str, key: str) -> float | None:
         """The offset at which the item ``key`` is released; None if the feed has no such item."""
@@ -93,12 +95,10 @@ class Replay:
                 return at
         return None
 
-    def snapshot(self, feed_id: str, elapsed: float) -> Snapshot:
+    def snapshot(self, feed_id: str, now: float) -> Snapshot:
         feed = self.feeds[feed_id]
-        count = self.released(feed_id, elapsed)
-        out = tuple(
-            (feed.items[n], self.started + self.offsets[feed_id][n]) for n in reversed(range(count))
-        )
+        count = self.released(feed_id, now)
+        out = tuple((feed.items[n], self.started + self.offsets[feed_id][n]) for n in reversed(range(count)))
         tag = hashlib.sha1(f"{feed_id}\n{self.started}\n{count}".encode()).hexdigest()[:16]
         newest = out[0][1] if out else self.started
         return Snapshot(out, f'"{tag}"', formatdate(newest, usegmt=True))

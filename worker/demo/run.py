@@ -24,7 +24,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -82,6 +82,19 @@ def _answers(url: str) -> bool:
         return False
 
 
+def check_prefix(prefix: str, settings: Settings) -> None:
+    """The demo deletes every key under its prefix: refuse one that overlaps the environment's
+    own (a real deployment's keys) and anything that is not a plain prefix for a SCAN pattern."""
+    own = settings.key_prefix
+    if own.startswith(prefix) or prefix.startswith(own):
+        raise DemoError(
+            f"the demo prefix {prefix!r} overlaps this environment's MARSAD_KEY_PREFIX {own!r}; the demo "
+            "deletes every key under its prefix, so give it one of its own (--prefix)"
+        )
+    if not prefix or any(c in prefix for c in "*?[]\\"):
+        raise DemoError(f"the demo prefix {prefix!r} must be non-empty, without * ? [ ] or \\")
+
+
 def has_web() -> bool:
     """Whether this version of marsad has the live page (``marsad web``)."""
     from worker.cli import COMMANDS
@@ -103,16 +116,6 @@ class Demo:
 
     # -- start ---------------------------------------------------------------------------------
 
-    def check_prefix(self) -> None:
-        prefix = self.options.prefix
-        if prefix == self.settings.key_prefix:
-            raise DemoError(
-                f"the demo prefix {prefix!r} is this environment's MARSAD_KEY_PREFIX; the demo deletes "
-                "every key under its prefix, so give it one of its own (--prefix)"
-            )
-        if not prefix or any(c in prefix for c in "*?[]\\"):
-            raise DemoError(f"the demo prefix {prefix!r} must be non-empty, without * ? [ ] or \\")
-
     def start_redis(self) -> None:
         """The Redis at MARSAD_REDIS_URL if it answers, else a private redis-server on a free
         port, in the demo's directory, without persistence: the demo leaves nothing behind."""
@@ -127,8 +130,7 @@ class Demo:
             )
         port = _free_port()
         self.private_redis = subprocess.Popen(
-            [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-            + ["--dir", str(self.workdir), "--logfile", str(self.workdir / "redis.log")],
+            [server, "--port", str(port), "--bind", "127.0.0.1", *self._redis_files()],
             stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
@@ -139,6 +141,11 @@ class Demo:
                 raise DemoError(f"the private redis-server did not start; see {self.workdir / 'redis.log'}")
             time.sleep(0.1)
         _say(f"no Redis at MARSAD_REDIS_URL: started a private redis-server on 127.0.0.1:{port}")
+
+    def _redis_files(self) -> list[str]:
+        """Throwaway: no snapshot, no AOF; its files (the log) in the demo's directory."""
+        log = str(self.workdir / "redis.log")
+        return ["--save", "", "--appendonly", "no", "--dir", str(self.workdir), "--logfile", log]
 
     def write_files(self, server: ReplayServer) -> dict[str, str]:
         files = {
@@ -182,7 +189,6 @@ class Demo:
         return child
 
     def start(self) -> None:
-        self.check_prefix()
         feeds = list(load_feeds())
         replay = Replay.plan(feeds, started=time.time())
         self.server = ReplayServer(replay, port=self.options.port).start()
@@ -276,10 +282,8 @@ class Demo:
 
 
 def _signal_group(pid: int, sig: int) -> None:
-    try:
+    with suppress(ProcessLookupError):
         os.killpg(pid, sig)
-    except ProcessLookupError:
-        pass
 
 
 def _group_alive(proc: subprocess.Popen[bytes]) -> bool:
@@ -298,7 +302,8 @@ def alert_line(data: str, elapsed: float) -> str:
     try:
         alert = json.loads(data)
         article = alert.get("article", {})
-        return f"+{elapsed:6.1f}s  {alert.get('rule', '?'):<18} {article.get('source', '?'):<14} {article.get('title', '')}"
+        rule, source = alert.get("rule", "?"), article.get("source", "?")
+        return f"+{elapsed:6.1f}s  {rule:<18} {source:<14} {article.get('title', '')}"
     except (ValueError, AttributeError):
         return data
 
@@ -318,6 +323,7 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 
 
 def run_demo(options: DemoOptions, settings: Settings) -> int:
+    check_prefix(options.prefix, settings)
     demo = Demo(options, settings)
     code = 0
     with _sigterm_as_interrupt():

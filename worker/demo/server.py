@@ -59,10 +59,10 @@ class ReplayServer:
     def respond(self, path: str, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
         """(status, headers, body) for a GET of ``path``: the whole routing, testable alone."""
         parts = [unquote(p) for p in path.split("?")[0].strip("/").split("/")]
-        elapsed = self.elapsed()
+        now = self.clock()
         if len(parts) == 2 and parts[0] == "feeds" and parts[1] in self.replay.feeds:
             feed = self.replay.feeds[parts[1]]
-            snap = self.replay.snapshot(feed.id, elapsed)
+            snap = self.replay.snapshot(feed.id, now)
             validators = {"ETag": snap.etag, "Last-Modified": snap.last_modified}
             if not_modified(snap, headers.get("if-none-match"), headers.get("if-modified-since")):
                 return 304, validators, b""
@@ -70,7 +70,7 @@ class ReplayServer:
         if len(parts) == 3 and parts[0] == "item" and parts[1] in self.replay.feeds:
             feed = self.replay.feeds[parts[1]]
             at = self.replay.released_at(feed.id, parts[2])
-            if at is not None and at <= elapsed:
+            if at is not None and self.replay.started + at <= now:
                 item = next(i for i in feed.items if i.key == parts[2])
                 body = page_bytes(item.page) if item.page else item_page(feed, item)
                 return 200, {"Content-Type": "text/html"}, body
