@@ -85,6 +85,7 @@ def sync_sources_on_beat_start(sender: Any = None, **_: Any) -> None:
     except ConfigError as e:
         _exit_on_bad_config(e.problems)
     client = connect(settings)
+    _check_layout(client)
     added, removed = State(client, keys).sync_sources(sources, time.time())
     event("sources.synced", file=settings.sources_file, feeds=len(sources), added=len(added), removed=len(removed))
     # At start the rules file is the truth: it becomes the next live version (a `marsad rules
@@ -105,3 +106,22 @@ def check_rules_on_worker_start(sender: Any = None, **_: Any) -> None:
     except ConfigError as e:
         _exit_on_bad_config(e.problems)
     event("rules.checked", file=settings.rules_file, rules=len(ruleset.rules))
+    from worker.adapters.redisconn import connect
+
+    _check_layout(connect(settings))
+
+
+def _check_layout(client: Any) -> None:
+    """Refuse to start on a namespace of another key layout (exit 2, one line), or when Redis
+    does not answer (exit 1, one line, password masked)."""
+    from worker.adapters.layout import ensure_layout
+    from worker.adapters.redisconn import unreachable_message
+    from worker.errors import InfrastructureError
+
+    try:
+        ensure_layout(client, keys)
+    except ConfigError as e:
+        _exit_on_bad_config(e.problems)
+    except InfrastructureError:
+        print(unreachable_message(settings), file=sys.stderr, flush=True)
+        os._exit(1)

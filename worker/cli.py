@@ -77,12 +77,26 @@ def _settings(args: argparse.Namespace) -> Settings:
     return load_settings()
 
 
+def _check_layout(settings: Settings) -> None:
+    """A start against a namespace of another key layout stops here: ConfigError, exit 2."""
+    from worker.adapters.keys import Keys
+    from worker.adapters.layout import ensure_layout
+    from worker.adapters.redisconn import connect
+
+    client = connect(settings)
+    try:
+        ensure_layout(client, Keys(settings.key_prefix))
+    finally:
+        client.close()
+
+
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     read_sources(settings.sources_file)  # fail fast with exit 2; beat re-reads and stores them
     read_ruleset(settings.rules_file, settings.entities_file)
     if not redis_ok(settings):
         return EXIT_FAILURE
     event("settings.loaded", **settings.masked())
+    _check_layout(settings)
     from worker.celery_app import app, keys
 
     app.worker_main(
@@ -107,6 +121,7 @@ def cmd_once(args: argparse.Namespace, settings: Settings) -> int:
     if not redis_ok(settings):
         return EXIT_FAILURE
     event("settings.loaded", **settings.masked())
+    _check_layout(settings)
     rt = Runtime.build(settings, ruleset.rules, entities=ruleset.entities)
     failed = 0
     try:

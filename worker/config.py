@@ -50,7 +50,8 @@ class Settings(BaseSettings):
 
     max_article_age: Duration = 48 * 3600.0
     dedup_ttl: PositiveDuration = 30 * 86400.0
-    stream_maxlen: int = Field(default=100_000, ge=1)
+    # Alert and story-updates streams keep this much history (MINID trimming, issue 7).
+    stream_retention: PositiveDuration = 7 * 86400.0
     # Stories (issue 5, docs/dedup.md): how long an article can be found as a near-duplicate,
     # and the least estimated share of the shorter text found in the longer one.
     story_window: PositiveDuration = 72 * 3600.0
@@ -75,6 +76,14 @@ class Settings(BaseSettings):
         if url is not None and not url.startswith(_REDIS_SCHEMES):
             raise ValueError(f"must start with one of {', '.join(_REDIS_SCHEMES)}")
         return url
+
+    @field_validator("key_prefix")
+    @classmethod
+    def _key_prefix(cls, prefix: str) -> str:
+        # Braces would become a hash tag of their own and break the slot groups (keys.py).
+        if "{" in prefix or "}" in prefix:
+            raise ValueError("must not contain { or }")
+        return prefix
 
     @field_validator("log_level")
     @classmethod
