@@ -5,6 +5,7 @@ no process and no key behind."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import random
@@ -53,7 +54,7 @@ def feed(fmt: str = "rss", items: tuple[DemoItem, ...] = (AR, FA, THIRD)) -> Dem
 def test_release_offsets_start_at_zero_and_step_within_the_gap():
     offsets = release_offsets(50, random.Random(1), (3.0, 10.0))
     assert offsets[0] == 0.0
-    gaps = [b - a for a, b in zip(offsets, offsets[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(offsets)]
     assert all(3.0 <= g <= 10.0 for g in gaps)
     assert release_offsets(50, random.Random(1), (3.0, 10.0)) == offsets  # seeded: the same every run
 
@@ -61,6 +62,7 @@ def test_release_offsets_start_at_zero_and_step_within_the_gap():
 def test_a_feed_shows_its_items_as_they_are_released_newest_first():
     replay = Replay.plan([feed()], started=STARTED)
     first, second, third = replay.offsets["f"]
+    assert first == 0.0
     assert replay.snapshot("f", STARTED).items == ((AR, STARTED),)
     just_before = replay.snapshot("f", STARTED + second - 0.01)
     assert [i.key for i, _ in just_before.items] == ["a1"]

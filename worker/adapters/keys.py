@@ -178,6 +178,11 @@ class Keys:
     def failures(self, kind: str, item: str) -> str:
         return self._tagged("dead", f"fails:{kind}:{item}")
 
+    @property
+    def everything(self) -> str:
+        """A SCAN pattern for every key under the prefix (``marsad demo`` deletes its own at exit)."""
+        return f"{self.prefix}*"
+
     # --- Celery ---------------------------------------------------------------------------
     @property
     def celery_prefix(self) -> str:

@@ -251,7 +251,7 @@ class Demo:
         deleted = 0
         try:
             batch: list[bytes] = []
-            for key in client.scan_iter(match=self.keys.prefix + "*", count=1000):
+            for key in client.scan_iter(match=self.keys.everything, count=1000):
                 batch.append(key)
                 if len(batch) == 500:
                     deleted += int(client.delete(*batch))
