@@ -12,12 +12,12 @@ import time
 from typing import Any, NoReturn
 
 from celery import Celery
-from celery.signals import beat_init, worker_init
+from celery.signals import after_setup_logger, after_setup_task_logger, beat_init, worker_init
 
 from worker.adapters.keys import Keys
 from worker.config import get_settings
 from worker.errors import ConfigError, Problem
-from worker.logs import event, setup
+from worker.logs import event, setup, use_json
 
 settings = get_settings()
 keys = Keys(settings.key_prefix)
@@ -66,6 +66,15 @@ def _exit_on_bad_config(problems: list[Problem]) -> NoReturn:
     for problem in problems:
         print(problem, file=sys.stderr, flush=True)
     os._exit(2)
+
+
+@after_setup_logger.connect
+@after_setup_task_logger.connect
+def json_logs(logger: Any = None, **_: Any) -> None:
+    """MARSAD_LOG_FORMAT=json: Celery's handlers (which marsad's events propagate to in the
+    worker and beat) render JSON lines too, Celery's own messages included."""
+    if settings.log_format == "json" and logger is not None:
+        use_json(logger)
 
 
 @beat_init.connect

@@ -17,6 +17,7 @@ from typing import NoReturn
 from worker.adapters.configfiles import read_ruleset, read_sources
 from worker.cli_common import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, redis_ok, report_problems
 from worker.cli_rules import add_rule_tools, cmd_explain, cmd_match, cmd_rules
+from worker.cli_web import add_web, cmd_web
 from worker.config import Settings, load_settings
 from worker.core.clean import clean_text, clean_title
 from worker.errors import ConfigError, DemoError, InfrastructureError, Problem
@@ -57,6 +58,7 @@ def _parser() -> argparse.ArgumentParser:
     st.add_argument("files", nargs="*", help="JSONL files of {id, title?, text, url?, source?, published?}; or stdin")
     t = sub.add_parser("tail", help="print alerts as they are published")
     t.add_argument("--rule", action="append", default=[], help="only this rule (repeatable)")
+    add_web(sub)
     d = sub.add_parser("demo", help="offline demo: replay bundled feeds, run beat, worker and page; Ctrl-C stops")
     d.add_argument("--port", type=int, default=0, help="replay server port (default: a free one)")
     d.add_argument("--web-port", type=int, default=0, help="live page port (default: a free one)")
@@ -254,6 +256,7 @@ COMMANDS = {
     "tail": cmd_tail,
     "entities": cmd_entities,
     "stories": cmd_stories,
+    "web": cmd_web,
     "demo": cmd_demo,
 }
 
@@ -264,7 +267,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = _settings(args)
         from worker.logs import setup
 
-        setup(settings.log_level)
+        setup(settings.log_level, json_format=settings.log_format == "json")
         return COMMANDS[args.command](args, settings)
     except ConfigError as e:
         return report_problems(e.problems)

@@ -65,6 +65,16 @@ name                                   type    holds
 <p>stories-tmp:<run>:*                 -       ``marsad stories``' throwaway namespace
 <p>celery:*                            -       Celery's broker keys (queues ``marsad.tick``,
                                                ``marsad.poll``)
+<p>metrics:counts                      hash    deployment-wide counters (``polls:<outcome>``,
+                                               ``articles``, ``alerts:<rule>``, ...): HINCRBY
+                                               by every worker (adapters/metrics.py)
+<p>metrics:hist:<name>                 hash    one histogram: ``<label>|<bound>`` -> count in
+                                               that bucket (not cumulative), ``<label>|sum``,
+                                               ``<label>|count``
+<p>metrics:hour:<hour>                 hash    rule id -> alerts published in that UTC hour
+                                               (Unix hour number; TTL 26 h): the page's 24 h
+<p>heartbeat:<task>                    string  Unix time the last ``tick``/``poll`` task ran
+                                               (TTL): ``/readyz``
 =====================================  ======  ==============================================
 
 The layout version: ``<p>layout`` holds ``LAYOUT``; the foundation's layout (1, before the key
@@ -178,6 +188,20 @@ class Keys:
     def failures(self, kind: str, item: str) -> str:
         return self._tagged("dead", f"fails:{kind}:{item}")
 
+    # --- metrics and health (issue 8; a non-transactional pipeline: untagged) --------------
+    @property
+    def metrics_counts(self) -> str:
+        return f"{self.prefix}metrics:counts"
+
+    def metrics_histogram(self, name: str) -> str:
+        return f"{self.prefix}metrics:hist:{name}"
+
+    def metrics_hour(self, hour: int) -> str:
+        return f"{self.prefix}metrics:hour:{hour}"
+
+    def heartbeat(self, task: str) -> str:
+        return f"{self.prefix}heartbeat:{task}"
+
     @property
     def everything(self) -> str:
         """A SCAN pattern for every key under the prefix (``marsad demo`` deletes its own at exit)."""
@@ -187,6 +211,12 @@ class Keys:
     @property
     def celery_prefix(self) -> str:
         return f"{self.prefix}celery:"
+
+    def celery_queue(self, queue: str) -> str:
+        """The Redis list of a Celery queue (kombu's key, under ``global_keyprefix``). Messages
+        with a priority go to ``<queue>\x06\x16<priority>`` lists beside it (kombu's
+        ``priority_steps``); marsad sends none, but the depth gauge sums them all."""
+        return f"{self.celery_prefix}{queue}"
 
     # Celery queue names (kombu adds celery_prefix in front of their Redis keys).
     @property

@@ -160,8 +160,11 @@ class Demo:
         return {k: str(v) for k, v in files.items()}
 
     def child_env(self, files: dict[str, str]) -> dict[str, str]:
+        # The page listens on 127.0.0.1 only, where no token is needed: a token from the
+        # environment (a real deployment's) would only make the printed URL answer 401.
+        inherited = {k: v for k, v in os.environ.items() if k != "MARSAD_WEB_TOKEN"}
         return {
-            **os.environ,
+            **inherited,
             **files,
             "MARSAD_REDIS_URL": self.redis_url,
             "MARSAD_BROKER_URL": self.redis_url,
