@@ -311,25 +311,31 @@ def alert_line(data: str, elapsed: float) -> str:
         return data
 
 
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
 @contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM stops the demo as Ctrl-C does (a service manager, a test)."""
+def _stop_signals_interrupt() -> Iterator[None]:
+    """Ctrl-C, SIGTERM (a service manager, a test) and SIGHUP (the terminal closed) all stop the
+    demo cleanly. Set explicitly: a shell starts background jobs with SIGINT ignored, and Python
+    keeps an ignored SIGINT ignored, so ``marsad demo &`` would not stop on ``kill -INT``."""
 
     def handler(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, handler)
+    previous = {sig: signal.signal(sig, handler) for sig in _STOP_SIGNALS}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 def run_demo(options: DemoOptions, settings: Settings) -> int:
     check_prefix(options.prefix, settings)
     demo = Demo(options, settings)
     code = 0
-    with _sigterm_as_interrupt():
+    with _stop_signals_interrupt():
         try:
             demo.start()
             code = demo.watch()
@@ -337,10 +343,7 @@ def run_demo(options: DemoOptions, settings: Settings) -> int:
             _say("stopping")
         finally:
             # A second Ctrl-C must not cut the clean-up short and leave processes behind.
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
-            signal.signal(signal.SIGTERM, signal.SIG_IGN)
-            try:
-                demo.stop()
-            finally:
-                signal.signal(signal.SIGINT, signal.default_int_handler)
+            for sig in _STOP_SIGNALS:
+                signal.signal(sig, signal.SIG_IGN)
+            demo.stop()
     return code
