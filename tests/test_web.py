@@ -251,3 +251,19 @@ def test_token_is_required_when_set(tmp_path: Path, prefix: str) -> None:
         assert token not in web.output()  # never logged
     finally:
         web.stop()
+
+
+def test_web_refuses_a_namespace_of_another_key_layout(redis_client: redis.Redis, prefix: str) -> None:
+    redis_client.set(Keys(prefix).layout, "1")
+    env = {"MARSAD_REDIS_URL": REDIS_URL, "MARSAD_KEY_PREFIX": prefix, "PATH": "/usr/bin:/bin"}
+    r = subprocess.run(
+        [sys.executable, "-m", "worker.cli", "web", "--port", "1"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert r.returncode == 2
+    assert "use key layout 1, this marsad uses layout" in r.stderr and "Traceback" not in r.stderr
+    assert redis_client.get(Keys(prefix).layout) == "1"  # the web service wrote nothing
