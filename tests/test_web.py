@@ -131,6 +131,9 @@ def test_metrics_without_redis_say_so(prefix: str) -> None:
         assert ready.status_code == 503
         assert ready.json()["checks"][0] == {"name": "redis", "ok": False, "detail": "ConnectionError"}
         assert c.get("/healthz").status_code == 200  # the process is up all the same
+        for path in ("/", "/api/summary"):
+            page = c.get(path)
+            assert (page.status_code, page.text) == (503, "503: Redis does not answer\n")
 
 
 def test_readyz_needs_a_recent_tick_and_a_consumed_poll_queue(
