@@ -66,7 +66,8 @@ def seed(client: redis.Redis, keys: Keys) -> None:
     for n in range(FEEDS):
         feed = f"feed-{n}"
         pipe.hset(keys.sources, feed, json.dumps({"id": feed, "url": f"https://example.com/{n}.xml"}))
-        pipe.hset(keys.feed(feed), mapping={"last_status": "ok", "failures": int(n % 7 == 0), "last_polled": time.time()})
+        state = {"last_status": "ok", "failures": int(n % 7 == 0), "last_polled": time.time()}
+        pipe.hset(keys.feed(feed), mapping=state)
         pipe.zadd(keys.due, {feed: time.time() + n})
     pipe.execute()
 
