@@ -76,7 +76,12 @@ def expected(items: list[Item]) -> Counter[tuple[str, str]]:
 def write_config(tmp: Path, feeds: dict[str, str], interval: str = "2s") -> tuple[Path, Path]:
     sources = tmp / "sources.yaml"
     sources.write_text(
-        "".join(f"- id: {fid}\n  url: {url}\n  language: ar\n  interval: {interval}\n" for fid, url in feeds.items()),
+        "".join(
+            f"- id: {fid}\n  url: {url}\n  language: ar\n"
+            # Pinned: the adaptive schedule would otherwise stretch a quiet feed's interval.
+            f"  interval: {interval}\n  min_interval: {interval}\n  max_interval: {interval}\n"
+            for fid, url in feeds.items()
+        ),
         encoding="utf-8",
     )
     rules = tmp / "rules.yaml"
