@@ -91,7 +91,8 @@ def _validators() -> dict[str, Any]:
 
     schemas = {name: _closed(json.loads((SCHEMAS / name).read_text(encoding="utf-8"))) for name in _SCHEMA_FILES}
     registry = Registry().with_resources(  # type: ignore[call-arg]
-        (s["$id"], Resource.from_contents(s)) for s in schemas.values()  # type: ignore[index]
+        (s["$id"], Resource.from_contents(s))
+        for s in schemas.values()  # type: ignore[index]
     )
     return {
         name: Draft202012Validator(s, registry=registry, format_checker=Draft202012Validator.FORMAT_CHECKER)

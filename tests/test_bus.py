@@ -127,7 +127,8 @@ def test_tail_group_prints_each_alert_with_its_stream_id_and_acks_it(redis_clien
         publish(redis_client, prefix, _alert("iran-pakistan", "s1"), _alert("other", "s2"))
         lines = tail.lines(2)
         ids = [i for i, _ in redis_client.xrange(keys.stream)]
-        assert [(valid_alert(x)["rule"], x["stream_id"]) for x in lines] == [("iran-pakistan", ids[0]), ("other", ids[1])]
+        got = [(valid_alert(x)["rule"], x["stream_id"]) for x in lines]
+        assert got == [("iran-pakistan", ids[0]), ("other", ids[1])]
         wait_acked(redis_client, prefix, "g")
 
 
