@@ -18,7 +18,9 @@ from pathlib import Path
 
 import redis
 
+from tests.conftest import valid_alert
 from tests.faultserver import rss_item
+from worker.adapters.keys import Keys
 
 DATA = Path(__file__).parent / "data" / "dedup" / "newsfane" / "passages.jsonl"
 
@@ -116,7 +118,7 @@ def worker_env(redis_url: str, prefix: str, sources: Path, rules: Path, **extra:
 
 
 def stream_alerts(client: redis.Redis, prefix: str) -> list[dict[str, object]]:
-    return [json.loads(fields["alert"]) for _, fields in client.xrange(f"{prefix}alerts")]
+    return [json.loads(fields["alert"]) for _, fields in client.xrange(Keys(prefix).stream)]
 
 
 def delivered(client: redis.Redis, prefix: str) -> Counter[tuple[str, str]]:
@@ -134,7 +136,7 @@ def all_delivered(client: redis.Redis, prefix: str, want: Counter[tuple[str, str
 def assert_exactly_once(client: redis.Redis, prefix: str, want: Counter[tuple[str, str]], logs: str = "") -> None:
     """Every expected alert on the stream exactly once, none missing, none unexpected, and one
     alert id per (rule, story)."""
-    alerts = stream_alerts(client, prefix)
+    alerts = [valid_alert(fields["alert"]) for _, fields in client.xrange(Keys(prefix).stream)]  # the contract
     got = Counter((str(a["rule"]), str(a["article"]["url"])) for a in alerts)  # type: ignore[index]
     missing = set(want) - set(got)
     extra = set(got) - set(want)
