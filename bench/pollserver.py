@@ -27,16 +27,19 @@ tests/test_bench_pollserver.py; ``python bench/pollserver.py SPEC.json`` prints
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import random
 import resource
 import socket
+import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from html import escape
+from pathlib import Path
 from typing import Any
 
 KINDS = ("etag", "static", "new", "slow", "error", "reset", "ratelimit")
@@ -162,7 +165,7 @@ class Server:
     # --- sockets ------------------------------------------------------------------------------
     async def listen(self) -> None:
         loop = asyncio.get_running_loop()
-        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
         for _ in range(20):  # find one port free on every address
             port = self.port or _free_port(self.addresses[0])
@@ -228,10 +231,8 @@ class _Protocol(asyncio.Protocol):
         path = parts[1].decode() if len(parts) > 1 else ""
         feed = None
         if path.startswith("/feed/"):
-            try:
+            with contextlib.suppress(ValueError):
                 feed = srv.by_index.get(int(path[6:]))
-            except ValueError:
-                pass
         if feed is None or feed.host != self.host:
             self.respond(404, {}, b"no such feed")
             return
@@ -282,6 +283,43 @@ class _Protocol(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
+
+
+class ServerProcess:
+    """The server in a process of its own, driven through its stdin and stdout."""
+
+    def __init__(self, spec_path: Path) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, __file__, str(spec_path)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        self.port = int(self._read()["port"])
+
+    def _read(self) -> dict[str, Any]:
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError("the feed server exited")
+        result: dict[str, Any] = json.loads(line)
+        return result
+
+    def call(self, command: str) -> dict[str, Any]:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(command + "\n")
+        self.proc.stdin.flush()
+        return self._read()
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            with contextlib.suppress(RuntimeError, BrokenPipeError):
+                self.call("quit")
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
 
 
 async def serve(spec: dict[str, Any]) -> None:
