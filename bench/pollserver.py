@@ -321,7 +321,6 @@ class ServerProcess:
                 self.proc.kill()
 
 
-
 async def serve(spec: dict[str, Any]) -> None:
     server = Server(spec)
     await server.listen()

@@ -15,7 +15,7 @@ import pytest
 from worker.core.parse import parse_feed
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
-from pollserver import ServerProcess, host_address  # noqa: E402
+from pollserver import ServerProcess, host_address
 
 ITEMS = [
     {"title": "باكستان تجري مراجعة للأمن القومي وسط الأزمة مع إيران", "description": "عقد اجتماع لكبار القادة"},
