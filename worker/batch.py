@@ -17,12 +17,12 @@ retries those feeds alone and does not poll the rest of its batch twice.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from worker.errors import InfrastructureError
-from worker.poll import Runtime, poll_by_id
+from worker.poll import PollReport, Runtime, poll_by_id
 
 _pool: tuple[int, ThreadPoolExecutor] | None = None
 
@@ -42,20 +42,26 @@ class BatchResult:
     error: InfrastructureError | None = None  # the first such error, for the retry
 
 
-def poll_batch(rt: Runtime, feed_ids: Sequence[str], threads: int) -> BatchResult:
-    """Poll every feed of the batch; the batch ends when its slowest feed does."""
+def poll_batch(
+    rt: Runtime, feed_ids: Sequence[str], threads: int, then: Callable[[PollReport | None], None]
+) -> BatchResult:
+    """Poll every feed of the batch, calling ``then`` with each feed's report (None: the feed
+    was removed since it was claimed); the batch ends when its slowest feed does."""
     if len(feed_ids) == 1 or threads <= 1:
-        results = [_poll_one(rt, feed_id) for feed_id in feed_ids]
+        results = [_poll_one(rt, feed_id, then) for feed_id in feed_ids]
     else:
-        results = list(_executor(threads).map(lambda feed_id: _poll_one(rt, feed_id), feed_ids))
+        results = list(_executor(threads).map(lambda feed_id: _poll_one(rt, feed_id, then), feed_ids))
     published = sum(n for n, _ in results if n)
     failed = [(feed_id, e) for feed_id, (_, e) in zip(feed_ids, results, strict=True) if e is not None]
     return BatchResult(published, [f for f, _ in failed], failed[0][1] if failed else None)
 
 
-def _poll_one(rt: Runtime, feed_id: str) -> tuple[int, InfrastructureError | None]:
+def _poll_one(
+    rt: Runtime, feed_id: str, then: Callable[[PollReport | None], None]
+) -> tuple[int, InfrastructureError | None]:
     try:
         report = poll_by_id(rt, feed_id)
+        then(report)
     except InfrastructureError as e:
         return 0, e
     return (len(report.published) if report else 0), None

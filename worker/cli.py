@@ -1,4 +1,4 @@
-"""The ``marsad`` command: run, once, match, tail.
+"""The ``marsad`` command: run, once, match, tail (consumers of the stream: cli_bus.py).
 
 Exit codes: 0 success (also when nothing matched), 1 runtime failure (Redis unreachable; in
 ``once``, every source failed), 2 bad input (usage, a sources or rules file, a JSONL line),
@@ -15,11 +15,13 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from worker.adapters.configfiles import read_ruleset, read_sources
+from worker.cli_bus import add_bus_tools, add_tail_group_options, cmd_replay, cmd_tail_group
 from worker.cli_common import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, redis_ok, report_problems
 from worker.cli_rules import add_rule_tools, cmd_explain, cmd_match, cmd_rules
+from worker.cli_web import add_web, cmd_web
 from worker.config import Settings, load_settings
 from worker.core.clean import clean_text, clean_title
-from worker.errors import ConfigError, InfrastructureError, Problem
+from worker.errors import ConfigError, DemoError, InfrastructureError, Problem
 from worker.logs import event
 
 
@@ -57,6 +59,14 @@ def _parser() -> argparse.ArgumentParser:
     st.add_argument("files", nargs="*", help="JSONL files of {id, title?, text, url?, source?, published?}; or stdin")
     t = sub.add_parser("tail", help="print alerts as they are published")
     t.add_argument("--rule", action="append", default=[], help="only this rule (repeatable)")
+    add_tail_group_options(t)
+    add_bus_tools(sub)
+    add_web(sub)
+    d = sub.add_parser("demo", help="offline demo: replay bundled feeds, run beat, worker and page; Ctrl-C stops")
+    d.add_argument("--port", type=int, default=0, help="replay server port (default: a free one)")
+    d.add_argument("--web-port", type=int, default=0, help="live page port (default: a free one)")
+    d.add_argument("--prefix", default="marsad-demo:", help="key prefix of the demo's own (default marsad-demo:)")
+    d.add_argument("--verbose", action="store_true", help="the worker's and page's logs on the terminal")
     return p
 
 
@@ -72,12 +82,26 @@ def _settings(args: argparse.Namespace) -> Settings:
     return load_settings()
 
 
+def _check_layout(settings: Settings) -> None:
+    """A start against a namespace of another key layout stops here: ConfigError, exit 2."""
+    from worker.adapters.keys import Keys
+    from worker.adapters.layout import ensure_layout
+    from worker.adapters.redisconn import connect
+
+    client = connect(settings)
+    try:
+        ensure_layout(client, Keys(settings.key_prefix))
+    finally:
+        client.close()
+
+
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     read_sources(settings.sources_file)  # fail fast with exit 2; beat re-reads and stores them
     read_ruleset(settings.rules_file, settings.entities_file)
     if not redis_ok(settings):
         return EXIT_FAILURE
     event("settings.loaded", **settings.masked())
+    _check_layout(settings)
     from worker.celery_app import app, keys
 
     app.worker_main(
@@ -95,6 +119,10 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_once(args: argparse.Namespace, settings: Settings) -> int:
+    import time
+
+    from worker.adapters.keys import Keys
+    from worker.adapters.metrics import Metrics
     from worker.poll import Runtime, poll_feed
 
     sources = read_sources(settings.sources_file)
@@ -102,11 +130,14 @@ def cmd_once(args: argparse.Namespace, settings: Settings) -> int:
     if not redis_ok(settings):
         return EXIT_FAILURE
     event("settings.loaded", **settings.masked())
+    _check_layout(settings)
     rt = Runtime.build(settings, ruleset.rules, entities=ruleset.entities)
     failed = 0
     try:
+        metrics = Metrics(rt.redis, Keys(settings.key_prefix))
         for source in sources:
             report = poll_feed(rt, source)
+            metrics.record_report(report, time.time())
             failed += report.failed
             for alert in report.published:
                 print(alert.payload, flush=True)
@@ -119,6 +150,8 @@ def cmd_tail(args: argparse.Namespace, settings: Settings) -> int:
     from worker.adapters.keys import Keys
     from worker.adapters.redisconn import connect, redis_errors
 
+    if args.group:
+        return cmd_tail_group(args, settings)
     if not redis_ok(settings):
         return EXIT_FAILURE
     keys = Keys(settings.key_prefix)
@@ -210,6 +243,13 @@ def cmd_entities(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    """The whole system offline: replay server, Redis, beat + worker, page (issue 8)."""
+    from worker.demo.run import DemoOptions, run_demo
+
+    return run_demo(DemoOptions(args.port, args.web_port, args.prefix, args.verbose), settings)
+
+
 def cmd_stories(args: argparse.Namespace, settings: Settings) -> int:
     """Print {"id", "story"} per input article: the story assignment of the workers (issue 5)."""
     from worker.backtest import run
@@ -227,6 +267,9 @@ COMMANDS = {
     "tail": cmd_tail,
     "entities": cmd_entities,
     "stories": cmd_stories,
+    "replay": cmd_replay,
+    "web": cmd_web,
+    "demo": cmd_demo,
 }
 
 
@@ -236,11 +279,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = _settings(args)
         from worker.logs import setup
 
-        setup(settings.log_level)
+        setup(settings.log_level, json_format=settings.log_format == "json")
         return COMMANDS[args.command](args, settings)
     except ConfigError as e:
         return report_problems(e.problems)
-    except InfrastructureError as e:
+    except (InfrastructureError, DemoError) as e:
         print(f"marsad: {e}", file=sys.stderr)
         return EXIT_FAILURE
     except KeyboardInterrupt:

@@ -14,6 +14,7 @@ import time
 from celery import Task
 
 from worker.adapters.configfiles import read_ruleset
+from worker.adapters.metrics import Metrics
 from worker.adapters.rulestore import RuleStore
 from worker.batch import poll_batch
 from worker.celery_app import app, keys, settings
@@ -76,6 +77,7 @@ def tick() -> int:
         # A poll still queued when its lease ends is dropped unrun: by then the feed has been
         # claimed again, so a backlog cannot pile up several polls of one feed.
         poll.apply_async((due[start : start + size],), queue=keys.poll_queue, expires=settings.poll_lease)
+    Metrics(rt.redis, keys).record_tick(len(due), time.time())
     return len(due)
 
 
@@ -83,7 +85,9 @@ def tick() -> int:
 def poll(self: Task, feed_ids: list[str] | str) -> int:
     """Poll a batch of feeds (worker/batch.py); retry only the feeds our Redis failed on."""
     ids = [feed_ids] if isinstance(feed_ids, str) else feed_ids  # a message queued before batches
-    result = poll_batch(runtime(), ids, settings.poll_threads)
+    rt = runtime()
+    metrics = Metrics(rt.redis, keys)
+    result = poll_batch(rt, ids, settings.poll_threads, lambda report: metrics.record_report(report, time.time()))
     if result.retry:
         backoff = min(2 ** (self.request.retries + 1), 60) * random.uniform(0.5, 1)  # as _RETRY
         raise self.retry(args=(result.retry,), countdown=backoff, exc=result.error)
