@@ -107,8 +107,8 @@ def make_spec(
     }
 
 
-def tree_cpu(pid: int) -> float:
-    """CPU seconds (user + system) of a process and all its descendants, from /proc."""
+def tree_cpu(pid: int) -> dict[int, float]:
+    """CPU seconds (user + system) of a process and each of its descendants, from /proc."""
     tick = os.sysconf("SC_CLK_TCK")
     parent: dict[int, int] = {}
     cpu: dict[int, float] = {}
@@ -122,12 +122,12 @@ def tree_cpu(pid: int) -> float:
         fields = stat[stat.rindex(")") + 2 :].split()
         parent[int(entry)] = int(fields[1])
         cpu[int(entry)] = (int(fields[11]) + int(fields[12])) / tick
-    total, todo = 0.0, [pid]
+    tree, todo = {}, [pid]
     while todo:
         p = todo.pop()
-        total += cpu.get(p, 0.0)
+        tree[p] = cpu.get(p, 0.0)
         todo += [c for c, pp in parent.items() if pp == p]
-    return total
+    return tree
 
 
 def pct(values: list[float], q: float) -> float | None:
@@ -229,7 +229,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             log.close()
         server.close()
         _delete_prefix(r, prefix)
-    return summarise(args, data, stream, t0, cycle_end, warm_s, cpu1 - cpu0, srv1 - srv0, rcpu1 - rcpu0, tmp)
+    # CPU of the run's processes in the cycle: the main one (consumer, beat) first, then the pool's
+    by_process = [round(cpu1[p] - cpu0.get(p, 0.0), 1) for p in sorted(cpu1)]
+    return summarise(args, data, stream, t0, cycle_end, warm_s, by_process, srv1 - srv0, rcpu1 - rcpu0, tmp)
 
 
 def _redis_cpu(r: redis.Redis) -> float:
@@ -255,7 +257,7 @@ def summarise(
     t0: float,
     cycle_end: float,
     warm_s: float,
-    worker_cpu: float,
+    worker_cpu: list[float],
     server_cpu: float,
     redis_cpu: float,
     tmp: Path,
@@ -306,7 +308,8 @@ def summarise(
         "alert_latency_p50_s": pct(latency, 0.5),
         "alert_latency_p99_s": pct(latency, 0.99),
         "warmup_s": round(warm_s, 1),
-        "worker_cpu_s": round(worker_cpu, 1),
+        "worker_cpu_s": round(sum(worker_cpu), 1),
+        "worker_cpu_by_process_s": worker_cpu,
         "server_cpu_s": round(server_cpu, 2),
         "redis_cpu_s": round(redis_cpu, 1),
         "load": os.getloadavg()[0],

@@ -50,7 +50,7 @@ class Settings(BaseSettings):
     rules_file: str = "config/rules.yaml"
     entities_file: str = "config/entities.yaml"
 
-    tick_interval: PositiveDuration = 5.0
+    tick_interval: PositiveDuration = 1.0  # with tick_batch: at most 500 claims/s (benchmarks.md)
     # The schedule (issue 6, core/schedule.py): a feed starts at default_interval (or its own
     # ``interval``) and adapts within min_interval..max_interval (or the source's own bounds).
     default_interval: PositiveDuration = 300.0
