@@ -62,8 +62,8 @@ class Settings(BaseSettings):
     tick_batch: int = Field(default=500, ge=1)
     # Feeds per poll task, and threads per worker process polling a task's feeds (worker/batch.py;
     # docs/benchmarks.md "Polling at scale" has the measurements behind the defaults).
-    poll_batch: int = Field(default=8, ge=1)
-    poll_threads: int = Field(default=8, ge=1)
+    poll_batch: int = Field(default=32, ge=1)
+    poll_threads: int = Field(default=16, ge=1)
 
     max_article_age: Duration = 48 * 3600.0
     dedup_ttl: PositiveDuration = 30 * 86400.0
