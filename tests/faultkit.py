@@ -111,6 +111,10 @@ def worker_env(redis_url: str, prefix: str, sources: Path, rules: Path, **extra:
         "MARSAD_TASK_SOFT_TIME_LIMIT": "10s",
         "MARSAD_TASK_TIME_LIMIT": "12s",
         "MARSAD_BROKER_VISIBILITY_TIMEOUT": "15s",
+        # Two feeds per poll task, polled by two threads: a tick sends several tasks, so a fault
+        # finds some running and some queued, and each task has feeds in flight side by side.
+        "MARSAD_POLL_BATCH": "2",
+        "MARSAD_POLL_THREADS": "2",
         "PYTHONUNBUFFERED": "1",
     }
     env.update(extra)
