@@ -27,6 +27,7 @@ from tests.feedserver import FeedServer
 from tests.webserver import ROOT, WebServer
 from worker.adapters.keys import Keys
 from worker.adapters.metrics import Metrics
+from worker.adapters.state import State
 from worker.config import Settings
 from worker.core.match import Rule
 from worker.models import Source
@@ -320,3 +321,14 @@ def test_a_weak_or_unsafe_token_is_a_bad_setting(prefix: str, token: str) -> Non
     assert r.returncode == 2
     assert r.stderr.startswith("MARSAD_WEB_TOKEN: must be at least 16 characters")
     assert token not in r.stderr
+
+
+def test_feed_table_puts_trouble_first_and_stays_short(client: TestClient, redis_client: redis.Redis, prefix: str) -> None:
+    keys = Keys(prefix)
+    state = State(redis_client, keys)
+    sources = [Source(f"feed-{i:03d}", f"http://127.0.0.1:9/{i}.xml") for i in range(60)]
+    state.sync_sources(sources, time.time())
+    redis_client.hset(keys.feed("feed-059"), mapping={"state": "disabled", "last_status": "permanent_error"})
+    feeds = client.get("/api/summary?lang=en").json()["feeds"]
+    assert feeds.index("feed-059") < feeds.index("feed-000")  # the disabled feed on top
+    assert feeds.count("<tr class=") == 51 and "and 10 more" in feeds
