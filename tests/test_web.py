@@ -323,7 +323,9 @@ def test_a_weak_or_unsafe_token_is_a_bad_setting(prefix: str, token: str) -> Non
     assert token not in r.stderr
 
 
-def test_feed_table_puts_trouble_first_and_stays_short(client: TestClient, redis_client: redis.Redis, prefix: str) -> None:
+def test_feed_table_puts_trouble_first_and_stays_short(
+    client: TestClient, redis_client: redis.Redis, prefix: str
+) -> None:
     keys = Keys(prefix)
     state = State(redis_client, keys)
     sources = [Source(f"feed-{i:03d}", f"http://127.0.0.1:9/{i}.xml") for i in range(60)]
