@@ -37,7 +37,9 @@ class FetchResult:
     """The outcome of one HTTP fetch; a failure is data here, not an exception.
 
     ``outcome`` is "ok" (body is the feed), "not-modified" (a 304), or a failure kind:
-    "timeout", "connect", "http", "too-large", "blocked", "invalid-url".
+    "timeout", "connect", "http", "too-large", "blocked", "invalid-url"; or "deferred": the
+    site's politeness limits (adapters/politeness.py) said not now, which is not a failure of
+    the feed: fetch again after ``retry_after`` seconds.
     """
 
     outcome: str
@@ -49,6 +51,7 @@ class FetchResult:
     final_url: str | None = None
     error: str | None = None
     moved_to: str | None = None  # set when a permanent redirect (301/308) was followed
+    retry_after: float | None = None  # "deferred" (politeness): try again after this many seconds
 
     @property
     def failed(self) -> bool:

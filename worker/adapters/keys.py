@@ -22,6 +22,10 @@ name                       type    holds
                                    packed fingerprint (size, lead, signature; 62 bytes)
 <p>story:done:<story>:<a>  string  "1" once article <a> was published for its story: makes
                                    the story.updated event idempotent (TTL)
+<p>host:<domain>           hash    politeness of one registered domain: ``s:<token>`` -> when
+                                   that request's slot lease ends, ``next`` -> earliest next
+                                   request start, ``tail`` -> where deferrals queue (ms, Redis
+                                   clock; expires when idle; adapters/politeness.py)
 <p>alert:<alert id>        string  "1" once the alert is published: the SET NX guard (TTL)
 <p>alerts                  stream  every alert, field ``alert`` = JSON (approx. MAXLEN)
 <p>alerts                  channel every alert (pub/sub; a separate namespace from keys)
@@ -87,6 +91,10 @@ class Keys:
     def backtest(self, run: str) -> Keys:
         """The keys of one ``marsad stories`` run: a namespace of its own, deleted afterwards."""
         return Keys(f"{self.prefix}stories-tmp:{run}:")
+
+    def host(self, domain: str) -> str:
+        """Politeness state of one registered domain (one key: its script touches no other)."""
+        return f"{self.prefix}host:{domain}"
 
     def alert(self, alert_id: str) -> str:
         return f"{self.prefix}alert:{alert_id}"
