@@ -4,6 +4,7 @@ holding across two worker processes at once, measured by the server."""
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 import os
 import queue
@@ -88,7 +89,7 @@ def test_spacing_defers_and_spreads_the_deferred(redis_client, prefix):
     # the first deferred comes back when the next start is allowed, the others one interval
     # apart after it, instead of all at once
     assert 9 < retries[0] <= 10
-    assert [round(b - a) for a, b in zip(retries, retries[1:], strict=False)] == [10, 10]
+    assert [round(b - a) for a, b in itertools.pairwise(retries)] == [10, 10]
     g.acquire("example.net")  # unrelated site: no wait
 
 
@@ -334,12 +335,12 @@ def test_two_processes_keep_the_interval_between_request_starts(prefix):
     rec = run_two_workers(
         prefix, delay=0.0, per_worker=6, host_concurrency=10, host_interval=interval, host_max_wait=0.5
     )
-    gaps = [b - a for a, b in zip(rec.starts, rec.starts[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(rec.starts)]
     assert min(gaps) >= interval - tolerance, gaps
 
 
 def test_without_the_gate_the_same_workers_overrun_the_site(prefix):
     """The control: the harness above does see a limit being broken."""
     rec = run_two_workers(prefix, delay=0.4, per_worker=6, gated=False)
-    gaps = [b - a for a, b in zip(rec.starts, rec.starts[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(rec.starts)]
     assert rec.peak > 2 and min(gaps) < 0.2
