@@ -13,5 +13,6 @@ RUN pip install --no-cache-dir . flower \
 COPY config ./config
 
 USER marsad
-# docker-compose.yml overrides the command per service (beat, worker, flower).
+# docker-compose.yml overrides the command per service (beat, worker, web, flower).
+EXPOSE 8484
 CMD ["marsad", "run"]

@@ -183,7 +183,7 @@ def test_tail_prints_alerts_as_they_are_published(prefix: str, redis_client: red
     try:
         assert proc.stderr is not None and "listening on" in proc.stderr.readline()
         keys = Keys(prefix)
-        publisher = Publisher(redis_client, keys, ttl=60, maxlen=100)
+        publisher = Publisher(redis_client, keys, ttl=60, retention=3600)
         other = Alert("b" * 40, "other-rule", "s2", json.dumps({"id": "b" * 40, "rule": "other-rule"}))
         mine = Alert("a" * 40, "iran-pakistan", "s1", json.dumps({"id": "a" * 40, "rule": "iran-pakistan"}))
         deadline = time.monotonic() + 10
@@ -193,7 +193,8 @@ def test_tail_prints_alerts_as_they_are_published(prefix: str, redis_client: red
         assert publisher.publish_article("s2", "b", "{}", [other]) == [other]
         assert publisher.publish_article("s1", "a", "{}", [mine]) == [mine]
         assert proc.stdout is not None
-        assert json.loads(proc.stdout.readline()) == {"id": "a" * 40, "rule": "iran-pakistan"}
+        line = json.loads(proc.stdout.readline())
+        assert line == {"id": "a" * 40, "rule": "iran-pakistan", "stream_id": redis_client.xrange(keys.stream)[-1][0]}
     finally:
         proc.terminate()
         proc.wait(10)

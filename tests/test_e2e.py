@@ -19,6 +19,7 @@ import redis
 from tests.conftest import REDIS_URL
 from tests.feeds import rss, seed_item
 from tests.feedserver import FeedServer
+from worker.adapters.keys import Keys
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.e2e
@@ -87,7 +88,7 @@ def write_sources(path: Path, feeds: dict[str, str]) -> Path:
 
 
 def polled(client: redis.Redis, prefix: str, feed: str) -> bool:
-    return bool(client.hget(f"{prefix}feed:{feed}", "last_polled"))
+    return bool(client.hget(Keys(prefix).feed(feed), "last_polled"))
 
 
 def test_seed_alert_once_on_stream_and_channel(tmp_path, feed_server: FeedServer, redis_client, prefix, run_marsad):
@@ -138,8 +139,8 @@ def test_feed_added_after_restart_is_polled_and_removed_one_is_not(
     write_sources(sources, {"two": two})  # "one" removed, "two" added; Redis not cleared
     second = run_marsad(sources)
     wait_for(lambda: redis_client.xlen(f"{prefix}alerts") == 1, what="alert from the added feed")
-    assert redis_client.zscore(f"{prefix}due", "one") is None
-    assert redis_client.hget(f"{prefix}sources", "one") is None
+    assert redis_client.zscore(Keys(prefix).due, "one") is None
+    assert redis_client.hget(Keys(prefix).sources, "one") is None
     assert "event=sources.synced" in second.output() and "added=1 removed=1" in second.output()
 
 

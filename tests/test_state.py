@@ -57,7 +57,7 @@ def test_triage_drops_seen_and_separates_copies_of_known_texts(redis_client: red
 
 def test_publish_is_idempotent_and_atomic(redis_client: redis.Redis, prefix: str):
     keys = Keys(prefix)
-    publisher = Publisher(redis_client, keys, ttl=60, maxlen=1000)
+    publisher = Publisher(redis_client, keys, ttl=60, retention=3600)
     payload = json.dumps({"id": "c" * 40, "rule": "r"})
     alert = Alert("c" * 40, "r", "s", payload)
     pubsub = redis_client.pubsub(ignore_subscribe_messages=True)
@@ -70,10 +70,12 @@ def test_publish_is_idempotent_and_atomic(redis_client: redis.Redis, prefix: str
 
     entries = redis_client.xrange(keys.stream)
     assert [e[1]["alert"] for e in entries] == [payload]
+    # The channels carry the alert with its stream entry id: a subscriber can resume from it.
+    live = json.dumps({**json.loads(payload), "stream_id": entries[0][0]}, separators=(",", ":"))
     received = []
     while (msg := pubsub.get_message(timeout=1)) is not None:
-        received.append((msg["channel"], msg["data"]))
-    assert sorted(received) == sorted([(keys.channel, payload), (keys.rule_channel("r"), payload)])
+        received.append((msg["channel"], json.dumps(json.loads(msg["data"]), separators=(",", ":"))))
+    assert sorted(received) == sorted([(keys.channel, live), (keys.rule_channel("r"), live)])
     pubsub.close()
 
 
@@ -91,15 +93,14 @@ def updates(client: redis.Redis, keys: Keys) -> list[dict]:
 
 def test_later_article_of_an_alerted_story_is_an_update_not_an_alert(redis_client: redis.Redis, prefix: str):
     keys = Keys(prefix)
-    publisher = Publisher(redis_client, keys, ttl=60, maxlen=1000)
-    redis_client.sadd(keys.story_sources("s1"), "a", "b", "c")
+    publisher = Publisher(redis_client, keys, ttl=60, retention=3600)
     first = [_alert("iran-pakistan", "s1"), _alert("pakistan", "s1")]
-    assert publisher.publish_article("s1", "a1", ARTICLE_JSON, first) == first
+    assert publisher.publish_article("s1", "a1", ARTICLE_JSON, first, sources=2) == first
     assert updates(redis_client, keys) == []
 
     # a later article matches one alerted rule and a rule that first matches now
     later = [_alert("iran-pakistan", "s1"), _alert("islamabad", "s1")]
-    assert [a.rule for a in publisher.publish_article("s1", "a2", ARTICLE_JSON, later)] == ["islamabad"]
+    assert [a.rule for a in publisher.publish_article("s1", "a2", ARTICLE_JSON, later, sources=3)] == ["islamabad"]
     assert [json.loads(f["alert"])["rule"] for _, f in redis_client.xrange(keys.stream)] == [
         "iran-pakistan",
         "pakistan",
@@ -120,7 +121,7 @@ def test_later_article_of_an_alerted_story_is_an_update_not_an_alert(redis_clien
 def test_story_update_is_appended_once_per_article(redis_client: redis.Redis, prefix: str):
     """A task that runs twice (or an article seen again) appends no second event."""
     keys = Keys(prefix)
-    publisher = Publisher(redis_client, keys, ttl=60, maxlen=1000)
+    publisher = Publisher(redis_client, keys, ttl=60, retention=3600)
     alerts = [_alert("iran-pakistan", "s1")]
     publisher.publish_article("s1", "a1", ARTICLE_JSON, alerts)
     for _ in range(3):
@@ -132,7 +133,7 @@ def test_a_retried_first_article_is_not_its_own_update(redis_client: redis.Redis
     """The first run published the alert; the retry finds the alert there, but must not take it
     for an earlier article's: the (story, article) guard was taken by the first run."""
     keys = Keys(prefix)
-    publisher = Publisher(redis_client, keys, ttl=60, maxlen=1000)
+    publisher = Publisher(redis_client, keys, ttl=60, retention=3600)
     alerts = [_alert("iran-pakistan", "s1")]
     assert publisher.publish_article("s1", "a1", ARTICLE_JSON, alerts) == alerts
     assert publisher.publish_article("s1", "a1", ARTICLE_JSON, alerts) == []

@@ -190,7 +190,7 @@ def test_assigning_twice_gives_the_same_story(index: Memory | Redis) -> None:
 def test_index_keys_expire_with_the_window(redis_client: redis.Redis, prefix: str) -> None:
     idx = Redis(redis_client, prefix)
     idx.assign(member("a", TEXT), NOW)
-    slice_keys = list(redis_client.scan_iter(match=f"{prefix}stories:*"))
+    slice_keys = list(redis_client.scan_iter(match=Keys(prefix).story_slice(0).removesuffix("0:") + "*"))
     assert len(slice_keys) == 21  # 20 band shards + the entry's shard (distinct here)
     for key in slice_keys:
         assert 0 < redis_client.ttl(key) <= WINDOW + WINDOW / SLICES
@@ -204,7 +204,7 @@ def test_band_values_are_not_duplicated_by_a_retry(redis_client: redis.Redis, pr
     raw = redis.Redis(connection_pool=redis.ConnectionPool.from_url(REDIS_URL))  # entries are bytes
 
     def index_state() -> dict[bytes, dict[bytes, bytes]]:
-        return {k: raw.hgetall(k) for k in raw.scan_iter(match=f"{prefix}stories:*")}
+        return {k: raw.hgetall(k) for k in raw.scan_iter(match=Keys(prefix).story_slice(0).removesuffix("0:") + "*")}
 
     idx.assign(member("a", TEXT), NOW)
     idx.assign(member("b", UPDATED), NOW)

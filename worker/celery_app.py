@@ -12,12 +12,12 @@ import time
 from typing import Any, NoReturn
 
 from celery import Celery
-from celery.signals import beat_init, worker_init
+from celery.signals import after_setup_logger, after_setup_task_logger, beat_init, worker_init
 
 from worker.adapters.keys import Keys
 from worker.config import get_settings
 from worker.errors import ConfigError, Problem
-from worker.logs import event, setup
+from worker.logs import event, setup, use_json
 
 settings = get_settings()
 keys = Keys(settings.key_prefix)
@@ -68,6 +68,15 @@ def _exit_on_bad_config(problems: list[Problem]) -> NoReturn:
     os._exit(2)
 
 
+@after_setup_logger.connect
+@after_setup_task_logger.connect
+def json_logs(logger: Any = None, **_: Any) -> None:
+    """MARSAD_LOG_FORMAT=json: Celery's handlers (which marsad's events propagate to in the
+    worker and beat) render JSON lines too, Celery's own messages included."""
+    if settings.log_format == "json" and logger is not None:
+        use_json(logger)
+
+
 @beat_init.connect
 def sync_sources_on_beat_start(sender: Any = None, **_: Any) -> None:
     """At beat start, make the due set match sources.yaml (added feeds are polled at the next
@@ -85,6 +94,7 @@ def sync_sources_on_beat_start(sender: Any = None, **_: Any) -> None:
     except ConfigError as e:
         _exit_on_bad_config(e.problems)
     client = connect(settings)
+    _check_layout(client)
     added, removed = State(client, keys).sync_sources(sources, time.time())
     event("sources.synced", file=settings.sources_file, feeds=len(sources), added=len(added), removed=len(removed))
     # At start the rules file is the truth: it becomes the next live version (a `marsad rules
@@ -105,3 +115,22 @@ def check_rules_on_worker_start(sender: Any = None, **_: Any) -> None:
     except ConfigError as e:
         _exit_on_bad_config(e.problems)
     event("rules.checked", file=settings.rules_file, rules=len(ruleset.rules))
+    from worker.adapters.redisconn import connect
+
+    _check_layout(connect(settings))
+
+
+def _check_layout(client: Any) -> None:
+    """Refuse to start on a namespace of another key layout (exit 2, one line), or when Redis
+    does not answer (exit 1, one line, password masked)."""
+    from worker.adapters.layout import ensure_layout
+    from worker.adapters.redisconn import unreachable_message
+    from worker.errors import InfrastructureError
+
+    try:
+        ensure_layout(client, keys)
+    except ConfigError as e:
+        _exit_on_bad_config(e.problems)
+    except InfrastructureError:
+        print(unreachable_message(settings), file=sys.stderr, flush=True)
+        os._exit(1)

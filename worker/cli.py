@@ -17,6 +17,7 @@ from typing import NoReturn
 from worker.adapters.configfiles import read_ruleset, read_sources
 from worker.cli_common import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, redis_ok, report_problems
 from worker.cli_rules import add_rule_tools, cmd_explain, cmd_match, cmd_rules
+from worker.cli_web import add_web, cmd_web
 from worker.config import Settings, load_settings
 from worker.core.clean import clean_text, clean_title
 from worker.errors import ConfigError, InfrastructureError, Problem
@@ -57,6 +58,7 @@ def _parser() -> argparse.ArgumentParser:
     st.add_argument("files", nargs="*", help="JSONL files of {id, title?, text, url?, source?, published?}; or stdin")
     t = sub.add_parser("tail", help="print alerts as they are published")
     t.add_argument("--rule", action="append", default=[], help="only this rule (repeatable)")
+    add_web(sub)
     return p
 
 
@@ -72,12 +74,26 @@ def _settings(args: argparse.Namespace) -> Settings:
     return load_settings()
 
 
+def _check_layout(settings: Settings) -> None:
+    """A start against a namespace of another key layout stops here: ConfigError, exit 2."""
+    from worker.adapters.keys import Keys
+    from worker.adapters.layout import ensure_layout
+    from worker.adapters.redisconn import connect
+
+    client = connect(settings)
+    try:
+        ensure_layout(client, Keys(settings.key_prefix))
+    finally:
+        client.close()
+
+
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     read_sources(settings.sources_file)  # fail fast with exit 2; beat re-reads and stores them
     read_ruleset(settings.rules_file, settings.entities_file)
     if not redis_ok(settings):
         return EXIT_FAILURE
     event("settings.loaded", **settings.masked())
+    _check_layout(settings)
     from worker.celery_app import app, keys
 
     app.worker_main(
@@ -102,6 +118,7 @@ def cmd_once(args: argparse.Namespace, settings: Settings) -> int:
     if not redis_ok(settings):
         return EXIT_FAILURE
     event("settings.loaded", **settings.masked())
+    _check_layout(settings)
     rt = Runtime.build(settings, ruleset.rules, entities=ruleset.entities)
     failed = 0
     try:
@@ -227,6 +244,7 @@ COMMANDS = {
     "tail": cmd_tail,
     "entities": cmd_entities,
     "stories": cmd_stories,
+    "web": cmd_web,
 }
 
 
@@ -236,7 +254,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = _settings(args)
         from worker.logs import setup
 
-        setup(settings.log_level)
+        setup(settings.log_level, json_format=settings.log_format == "json")
         return COMMANDS[args.command](args, settings)
     except ConfigError as e:
         return report_problems(e.problems)

@@ -7,10 +7,19 @@ field here has a row in the README's settings table; ``tests/test_settings_docs.
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BeforeValidator, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from worker import __version__
@@ -51,7 +60,8 @@ class Settings(BaseSettings):
 
     max_article_age: Duration = 48 * 3600.0
     dedup_ttl: PositiveDuration = 30 * 86400.0
-    stream_maxlen: int = Field(default=100_000, ge=1)
+    # Alert and story-updates streams keep this much history (MINID trimming, issue 7).
+    stream_retention: PositiveDuration = 7 * 86400.0
     # Stories (issue 5, docs/dedup.md): how long an article can be found as a near-duplicate,
     # and the least estimated share of the shorter text found in the longer one.
     story_window: PositiveDuration = 72 * 3600.0
@@ -77,6 +87,13 @@ class Settings(BaseSettings):
     task_soft_time_limit: PositiveDuration = 120.0
     task_time_limit: PositiveDuration = 150.0
     log_level: str = "INFO"
+    # Logs: "text" (key=value, for a terminal) or "json" (one object per event, for collectors).
+    log_format: Literal["text", "json"] = "text"
+
+    # The web service (``marsad web``): the newsroom's time zone for the page, and the token
+    # required when it listens on anything but loopback (never logged: SecretStr).
+    timezone: str = "UTC"
+    web_token: SecretStr | None = None
 
     @field_validator("redis_url", "broker_url")
     @classmethod
@@ -85,12 +102,35 @@ class Settings(BaseSettings):
             raise ValueError(f"must start with one of {', '.join(_REDIS_SCHEMES)}")
         return url
 
+    @field_validator("key_prefix")
+    @classmethod
+    def _key_prefix(cls, prefix: str) -> str:
+        # Braces would become a hash tag of their own and break the slot groups (keys.py).
+        if "{" in prefix or "}" in prefix:
+            raise ValueError("must not contain { or }")
+        return prefix
+
     @field_validator("log_level")
     @classmethod
     def _log_level(cls, level: str) -> str:
         if level.upper() not in _LOG_LEVELS:
             raise ValueError(f"must be one of {', '.join(_LOG_LEVELS)}")
         return level.upper()
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, name: str) -> str:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {name!r} (an IANA name such as Asia/Riyadh)") from None
+        return name
+
+    @field_validator("web_token")
+    @classmethod
+    def _web_token(cls, token: SecretStr | None) -> SecretStr | None:
+        # An empty MARSAD_WEB_TOKEN (as in .env.example) means "not set", not "the empty token".
+        return token if token is not None and token.get_secret_value() else None
 
     @model_validator(mode="after")
     def _limits(self) -> Settings:

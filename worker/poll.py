@@ -68,7 +68,7 @@ class Runtime:
             client,
             State(client, keys),
             StoryIndex(client, keys, StoryParams(settings.story_window, settings.story_threshold, settings.dedup_ttl)),
-            Publisher(client, keys, settings.dedup_ttl, settings.stream_maxlen),
+            Publisher(client, keys, settings.dedup_ttl, settings.stream_retention),
             fetcher or Fetcher(settings, gate=HostGate.from_settings(client, settings)),
         )
 
@@ -109,7 +109,9 @@ def _process(rt: Runtime, source: Source, parsed: ParsedFeed, now: float, first_
         alerts = alerts_for(article, story.story, rt.matcher)
         if not alerts:
             continue
-        for alert in rt.publisher.publish_article(story.story, article.id, article_json(article), alerts):
+        for alert in rt.publisher.publish_article(
+            story.story, article.id, article_json(article), alerts, story.sources
+        ):
             published.append(alert)
             event("alert.published", alert=alert.id, rule=alert.rule, story=story.story, feed=source.id)
     rt.state.mark_seen(fresh + copies, s.dedup_ttl)

@@ -11,6 +11,7 @@ import logging
 import time
 
 from worker.adapters.configfiles import read_ruleset
+from worker.adapters.metrics import Metrics
 from worker.adapters.rulestore import RuleStore
 from worker.celery_app import app, keys, settings
 from worker.core.ruleset import build_ruleset
@@ -70,10 +71,13 @@ def tick() -> int:
         # A poll still queued when its lease ends is dropped unrun: by then the feed has been
         # claimed again, so a backlog cannot pile up several polls of one feed.
         poll.apply_async((feed_id,), queue=keys.poll_queue, expires=settings.poll_lease)
+    Metrics(rt.redis, keys).record_tick(len(due), time.time())
     return len(due)
 
 
 @app.task(name="marsad.poll", **_RETRY)
 def poll(feed_id: str) -> int:
-    report = poll_by_id(runtime(), feed_id)
+    rt = runtime()
+    report = poll_by_id(rt, feed_id)
+    Metrics(rt.redis, keys).record_report(report, time.time())
     return len(report.published) if report else 0

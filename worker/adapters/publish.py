@@ -3,18 +3,27 @@
 Redis runs a script atomically, so either the alert id is recorded *and* the alert is on the
 stream, or neither: a task that dies half-way and is redelivered publishes it then, and a task
 that runs twice publishes it once. Pub/sub is fire-and-forget by nature; the stream is the
-record (integrations that must not miss an alert read the stream, see README).
+record (integrations that must not miss an alert read the stream, docs/alerts.md). Each channel
+message is the alert with the ``stream_id`` of its stream entry added, so a live subscriber can
+switch to the stream and resume from there without a gap.
 
-``publish_article`` does it for all the alerts of one article of a story, and in the same
-script appends one ``story.updated`` event to ``<p>story-updates`` for the rules whose alert for
-this story already existed (a later article of an alerted story, issue 5): the event is guarded
-by a ``SET NX`` on (story, article), taken whenever the script runs for that pair, so a retried
-task neither appends it twice nor mistakes its own first run's alerts for earlier ones.
+The alert id's guard holds the id of the article that published it. ``publish_article`` does it
+for all the alerts of one article of a story; an alert whose guard holds *another* article's id
+was raised by an earlier article of the story, and those rules go into one ``story.updated``
+event appended to ``<p>story-updates`` (a later article of an alerted story, issue 5), guarded
+by a ``SET NX`` on (story, article) in a second script. A retried task finds its own article's
+id in the guards of the alerts its first run published, so it never mistakes them for earlier
+ones; and a task that died between the two scripts appends the event on its retry.
+
+Two scripts, not one, because the alert stream and the story-updates stream are two public
+names in two hash slots (Redis Cluster; see keys.py). Both trim by MINID: entries older than
+``MARSAD_STREAM_RETENTION`` go, approximately (``~``: whole macro nodes, cheap).
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Sequence
 
 import redis
@@ -23,55 +32,81 @@ from worker.adapters.keys import Keys
 from worker.adapters.redisconn import redis_errors
 from worker.models import Alert
 
-# KEYS: 1 alert stream, 2 story-updates stream, 3 the (story, article) guard, 4 the story's
-# sources set, then one alert key per alert.
-# ARGV: 1 TTL, 2 stream MAXLEN, 3 all-rules channel, 4 event head (JSON up to "rules":),
-# 5 the article's JSON, then per alert: payload, rule channel, rule id, alert id.
-# Returns the (1-based) positions of the alerts published.
-_PUBLISH_ARTICLE = """
-local first = redis.call('SET', KEYS[3], '1', 'NX', 'EX', ARGV[1])
-local published, rules, ids = {}, {}, {}
-for i = 1, #KEYS - 4 do
-  local a = 6 + (i - 1) * 4
-  if redis.call('SET', KEYS[4 + i], '1', 'NX', 'EX', ARGV[1]) then
-    redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'alert', ARGV[a])
-    redis.call('PUBLISH', ARGV[3], ARGV[a])
-    redis.call('PUBLISH', ARGV[a + 1], ARGV[a])
-    published[#published + 1] = i
+# KEYS: 1 the alert stream, then one guard key per alert (all in the alerts slot group).
+# ARGV: 1 TTL, 2 MINID (ms), 3 all-rules channel, 4 the article id, then per alert: payload,
+# rule channel.
+# Returns per alert its new stream entry id, or {0, article} when its guard was already taken
+# (by ``article``: this one on a redo, another one for a later article of the story).
+_PUBLISH = """#!lua
+local out = {}
+for i = 1, #KEYS - 1 do
+  local a = 5 + (i - 1) * 2
+  if redis.call('SET', KEYS[1 + i], ARGV[4], 'NX', 'EX', ARGV[1]) then
+    local id = redis.call('XADD', KEYS[1], 'MINID', '~', ARGV[2], '*', 'alert', ARGV[a])
+    local live = string.sub(ARGV[a], 1, -2) .. ',"stream_id":"' .. id .. '"}'
+    redis.call('PUBLISH', ARGV[3], live)
+    redis.call('PUBLISH', ARGV[a + 1], live)
+    out[i] = id
   else
-    rules[#rules + 1] = ARGV[a + 2]
-    ids[#ids + 1] = ARGV[a + 3]
+    out[i] = {0, redis.call('GET', KEYS[1 + i])}
   end
 end
-if first and #rules > 0 then
-  local event = ARGV[4] .. cjson.encode(rules) .. ',"alerts":' .. cjson.encode(ids)
-    .. ',"sources":' .. redis.call('SCARD', KEYS[4]) .. ',"article":' .. ARGV[5] .. '}'
-  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'event', event)
+return out
+"""
+
+# KEYS: 1 the story-updates stream, 2 the (story, article) guard. ARGV: 1 TTL, 2 MINID, 3 event.
+_UPDATE = """#!lua
+if redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[1]) then
+  return redis.call('XADD', KEYS[1], 'MINID', '~', ARGV[2], '*', 'event', ARGV[3])
 end
-return published
+return false
 """
 
 
+def minid(now: float, retention: float) -> int:
+    """The MINID (ms) that keeps the entries of the last ``retention`` seconds."""
+    return max(0, int((now - retention) * 1000))
+
+
 class Publisher:
-    def __init__(self, client: redis.Redis, keys: Keys, ttl: float, maxlen: int) -> None:
+    def __init__(self, client: redis.Redis, keys: Keys, ttl: float, retention: float) -> None:
         self.k = keys
         self.ttl = int(ttl)
-        self.maxlen = maxlen
-        self._publish_article = client.register_script(_PUBLISH_ARTICLE)
+        self.retention = retention
+        self._publish = client.register_script(_PUBLISH)
+        self._update = client.register_script(_UPDATE)
 
-    def publish_article(self, story: str, article_id: str, article_json: str, alerts: Sequence[Alert]) -> list[Alert]:
-        """Publish the new ones of one article's alerts (all for ``story``); the rules already
-        alerted for the story go into one ``story.updated`` event, appended at most once per
-        (story, article). Returns the alerts published now. ``article_json`` is the alert
-        payloads' ``article`` object."""
+    def publish_article(
+        self, story: str, article_id: str, article_json: str, alerts: Sequence[Alert], sources: int = 1
+    ) -> list[Alert]:
+        """Publish the new ones of one article's alerts (all for ``story``); the rules alerted
+        for the story by earlier articles go into one ``story.updated`` event, appended at most
+        once per (story, article). Returns the alerts published now. ``article_json`` is the
+        alert payloads' ``article`` object; ``sources``: how many sources carried the story."""
         if not alerts:
             return []
-        head = f'{{"schema":1,"type":"story.updated","story":{json.dumps(story)},"rules":'
-        args: list[str | int] = [self.ttl, self.maxlen, self.k.channel, head, article_json]
+        floor = minid(time.time(), self.retention)
+        args: list[str | int] = [self.ttl, floor, self.k.channel, article_id]
         for alert in alerts:
-            args += [alert.payload, self.k.rule_channel(alert.rule), alert.rule, alert.id]
-        keys = [self.k.stream, self.k.story_updates, self.k.story_done(story, article_id)]
-        keys += [self.k.story_sources(story), *(self.k.alert(a.id) for a in alerts)]
+            args += [alert.payload, self.k.rule_channel(alert.rule)]
+        keys = [self.k.stream, *(self.k.alert(a.id) for a in alerts)]
         with redis_errors():
-            done = self._publish_article(keys=keys, args=args)
-        return [alerts[int(i) - 1] for i in done]
+            replies = self._publish(keys=keys, args=args)
+        published: list[Alert] = []
+        earlier: list[Alert] = []
+        for alert, reply in zip(alerts, replies, strict=True):
+            if not isinstance(reply, list):
+                published.append(alert)
+            elif reply[1] != article_id:
+                earlier.append(alert)
+        if earlier:
+            event = (
+                f'{{"schema":1,"type":"story.updated","story":{json.dumps(story)},'
+                f'"rules":{json.dumps([a.rule for a in earlier], ensure_ascii=False)},'
+                f'"alerts":{json.dumps([a.id for a in earlier])},"sources":{int(sources)},'
+                f'"article":{article_json}}}'
+            )
+            guard = self.k.story_done(story, article_id)
+            with redis_errors():
+                self._update(keys=[self.k.story_updates, guard], args=[self.ttl, floor, event])
+        return published

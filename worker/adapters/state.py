@@ -22,7 +22,7 @@ from worker.models import Article, FeedState, Source
 # now + lease in the same script, so a concurrent tick cannot claim them again. The poll task
 # sets the real next due time when it finishes; if it is lost, the lease expires and the feed
 # comes back by itself.
-_CLAIM = """
+_CLAIM = """#!lua
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
 for _, id in ipairs(due) do
   redis.call('ZADD', KEYS[1], 'XX', ARGV[2], id)

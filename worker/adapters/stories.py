@@ -19,13 +19,15 @@ the source added to the story's sources. Running it twice for one article gives 
 recorded in the first round trip.
 
 Key names come from ``Keys``; the script appends the shard (``shard_of``) to a slice name and
-an id to a key prefix, so it touches keys not listed in KEYS: marsad runs on one Redis server
-(the publish script's keys already span hash slots), not on Redis Cluster.
+an id to a key prefix, so it touches keys not listed in KEYS. All of them carry the stories hash
+tag (keys.py), so they are in the slot of KEYS[1], where Redis Cluster routes the script: the
+story index is one slot, on one node (its size is bounded by the story window).
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any
 
 import redis
@@ -57,9 +59,10 @@ from worker.logs import event
 # (",id,id,"; "*": do not check), 9 most candidates, 10 current slice name ('' without a
 # fingerprint), 11 its TTL, 12 packed entry, 13 entry shard, 14 number of live slices n,
 # 15 .. 14+n the live slice names, then (shard, field) per band.
-# Returns {'done', story, i} (i: the KEYS index that held the story, 0 when it was decided),
+# Returns {'done', story, i, n} (i: the KEYS index that held the story, 0 when it was decided;
+# n: how many sources carried the story),
 # {'candidates', {id, story, entry hex, ...}, ids met in the current slice}, or {'retry'}.
-_STORY = """
+_STORY = """#!lua
 local mode, own, slice = ARGV[1], ARGV[2], ARGV[10]
 local first = 15 + tonumber(ARGV[14])
 
@@ -88,7 +91,7 @@ local function record(story, found, bands)
   local sources = ARGV[6] .. story
   redis.call('SADD', sources, ARGV[5])
   redis.call('EXPIRE', sources, ARGV[4])
-  return {'done', story, found}
+  return {'done', story, found, redis.call('SCARD', sources)}
 end
 
 for i = 1, #KEYS do
@@ -188,10 +191,10 @@ class StoryIndex:
             return list(self._story(keys=self._keys(member), args=args))
 
     def _done(self, reply: list[Any], member: Member, decided: Assignment | None = None) -> Assignment:
-        story, found = str(reply[1]), int(reply[2])
+        story, found, sources = str(reply[1]), int(reply[2]), int(reply[3])
         if found:
-            return Assignment(story, "text" if found == len(member.url_ids) + 1 else "url")
-        return decided or Assignment(story, "new")
+            return Assignment(story, "text" if found == len(member.url_ids) + 1 else "url", sources=sources)
+        return replace(decided or Assignment(story, "new"), sources=sources)
 
     def assign(self, member: Member, now: float) -> Assignment:
         """The story of ``member``, recorded: one round trip when the URL or text is known or

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from worker.core.fingerprint import Fingerprint, Indexed, containment, fingerprint, lead_hits, unpack
 from worker.models import Article
@@ -77,6 +77,9 @@ class Assignment:
     story: str
     via: str  # "url", "text", "near" or "new"
     score: float | None = None  # the estimated containment, for "near"
+    # How many sources carried the story, this one included (alerts and story.updated events
+    # report it); not part of the decision, so not compared.
+    sources: int = field(default=1, compare=False)
 
 
 def same_story(new: Fingerprint, old: Indexed, threshold: float) -> float | None:
@@ -211,8 +214,9 @@ class MemoryIndex:
             if self._get(key, now) is None:
                 self.keys[key] = (result.story, now + self.params.ttl)
         self._index(member, now)
-        self.sources.setdefault(result.story, set()).add(member.source)
-        return result
+        carried = self.sources.setdefault(result.story, set())
+        carried.add(member.source)
+        return replace(result, sources=len(carried))
 
     def _index(self, member: Member, now: float) -> None:
         fp = member.fingerprint

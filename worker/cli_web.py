@@ -1,0 +1,63 @@
+"""``marsad web``: metrics, health endpoints and the live alerts page (worker/web/).
+
+Listening on loopback needs no login. Listening on any other address exposes the alerts to
+the network, so it needs ``MARSAD_WEB_TOKEN``: without it the command refuses to start (exit 2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import sys
+from typing import Any
+
+from worker.cli_common import EXIT_BAD_INPUT, EXIT_OK
+from worker.config import Settings
+from worker.logs import event
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8484
+
+
+def add_web(sub: Any) -> None:
+    w = sub.add_parser("web", help="serve /metrics, /healthz, /readyz and the live alerts page")
+    w.add_argument("--host", default=DEFAULT_HOST, help=f"address to listen on (default {DEFAULT_HOST})")
+    w.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve to anything
+
+
+def cmd_web(args: argparse.Namespace, settings: Settings) -> int:
+    if not is_loopback(args.host) and settings.web_token is None:
+        print(
+            f"marsad: refusing to listen on {args.host} without a token: set MARSAD_WEB_TOKEN to a long random "
+            "string (e.g. `openssl rand -hex 32`), or listen on 127.0.0.1",
+            file=sys.stderr,
+        )
+        return EXIT_BAD_INPUT
+    if not 0 < args.port < 65536:
+        print(f"marsad: --port must be between 1 and 65535, not {args.port}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    import uvicorn
+
+    from worker.web.app import create_app
+
+    app = create_app(settings)
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    event("web.started", url=f"http://{host}:{args.port}/", token=settings.web_token is not None)
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level="warning",  # marsad's own events say what happens; uvicorn only its problems
+        access_log=False,
+        timeout_graceful_shutdown=2,  # open SSE streams must not hold a shutdown forever
+    )
+    return EXIT_OK
