@@ -93,6 +93,15 @@ def test_spacing_defers_and_spreads_the_deferred(redis_client, prefix):
     g.acquire("example.net")  # unrelated site: no wait
 
 
+def test_the_site_state_lives_as_long_as_its_spacing(redis_client, prefix):
+    # an interval longer than the slot's lease: the hash must still remember the next start
+    g = gate(redis_client, prefix, concurrency=2, interval=60.0, lease=5.0)
+    g.release(g.acquire("example.com"))
+    assert redis_client.pttl(Keys(prefix).host("example.com")) > 55_000
+    with pytest.raises(HostBusy):
+        g.acquire("example.com")
+
+
 def test_a_short_wait_is_reserved_and_slept_not_deferred(redis_client, prefix):
     sleeps: list[float] = []
     g = gate(redis_client, prefix, concurrency=10, interval=10.0, max_wait=25.0, sleeps=sleeps)

@@ -79,7 +79,7 @@ end
 local start = nxt
 if busy < limit and start - now <= max_wait then
   redis.call('HSET', KEYS[1], 's:' .. ARGV[1], start + lease, 'next', start + interval)
-  redis.call('PEXPIREAT', KEYS[1], math.max(last, start + lease, tail) + 1000)
+  redis.call('PEXPIREAT', KEYS[1], math.max(last, start + lease, start + interval, tail) + 1000)
   return {1, start - now}
 end
 if busy >= limit and start - now <= max_wait and ARGV[6] == '1' then
