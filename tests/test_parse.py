@@ -320,11 +320,11 @@ def test_importing_the_core_registers_no_date_handler() -> None:
     import sys
 
     probe = (
-        "import feedparser.datetimes as d, worker.core, worker.core.parse as p\n"
-        "before = p._feedparser_date in d._date_handlers\n"
+        "import feedparser.datetimes as d, worker.core, worker.core.parse as p, worker.core.parse_rss as r\n"
+        "before = r._feedparser_date in d._date_handlers\n"
         "p.parse_feed(b'<rss version=\"2.0\"><channel><title>t</title></channel></rss>')\n"
         "p.parse_feed(b'<rss version=\"2.0\"><channel><title>t</title></channel></rss>')\n"
-        "print(before, d._date_handlers.count(p._feedparser_date))"
+        "print(before, d._date_handlers.count(r._feedparser_date))"
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "1"]

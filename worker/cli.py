@@ -1,4 +1,4 @@
-"""The ``marsad`` command: run, once, match, tail.
+"""The ``marsad`` command: run, once, match, tail (consumers of the stream: cli_bus.py).
 
 Exit codes: 0 success (also when nothing matched), 1 runtime failure (Redis unreachable; in
 ``once``, every source failed), 2 bad input (usage, a sources or rules file, a JSONL line),
@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from worker.adapters.configfiles import read_ruleset, read_sources
+from worker.cli_bus import add_bus_tools, add_tail_group_options, cmd_replay, cmd_tail_group
 from worker.cli_common import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, redis_ok, report_problems
 from worker.cli_rules import add_rule_tools, cmd_explain, cmd_match, cmd_rules
 from worker.cli_web import add_web, cmd_web
@@ -58,6 +59,8 @@ def _parser() -> argparse.ArgumentParser:
     st.add_argument("files", nargs="*", help="JSONL files of {id, title?, text, url?, source?, published?}; or stdin")
     t = sub.add_parser("tail", help="print alerts as they are published")
     t.add_argument("--rule", action="append", default=[], help="only this rule (repeatable)")
+    add_tail_group_options(t)
+    add_bus_tools(sub)
     add_web(sub)
     return p
 
@@ -136,6 +139,8 @@ def cmd_tail(args: argparse.Namespace, settings: Settings) -> int:
     from worker.adapters.keys import Keys
     from worker.adapters.redisconn import connect, redis_errors
 
+    if args.group:
+        return cmd_tail_group(args, settings)
     if not redis_ok(settings):
         return EXIT_FAILURE
     keys = Keys(settings.key_prefix)
@@ -244,6 +249,7 @@ COMMANDS = {
     "tail": cmd_tail,
     "entities": cmd_entities,
     "stories": cmd_stories,
+    "replay": cmd_replay,
     "web": cmd_web,
 }
 

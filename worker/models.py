@@ -68,6 +68,7 @@ class Entry:
     content_is_html: bool
     published: float | None
     guid: str | None = None
+    language: str | None = None  # the entry's own language, when the format gives one (JSON Feed, sitemap)
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,7 @@ class ParsedFeed:
     entries: tuple[Entry, ...]
     language: str | None = None
     title: str | None = None
+    ttl: float | None = None  # seconds: RSS <ttl> or sy:updatePeriod/updateFrequency, a lower bound on the interval
 
 
 @dataclass(frozen=True)

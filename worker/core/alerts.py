@@ -118,3 +118,9 @@ def build_alert(article: Article, story_id: str, match: RuleMatch, rule_version:
         "article": article_object(article),
     }
     return Alert(aid, match.rule, story_id, json.dumps(payload, ensure_ascii=False, separators=(",", ":")))
+
+
+def with_stream_id(payload: str, entry_id: str) -> str:
+    """The alert as it is delivered: its JSON with ``"stream_id"``, the id of its stream entry,
+    added last (the publish script does the same for channel messages; docs/alerts.md)."""
+    return f'{payload[:-1]},"stream_id":"{entry_id}"}}'

@@ -1,92 +1,87 @@
-"""Feed bytes -> ParsedFeed (RSS 0.9x/1.0/2.0 and Atom, through feedparser).
+"""Feed bytes -> ParsedFeed, for every source type: RSS 0.9x/1.0/2.0 and Atom (feedparser,
+``parse_rss``), JSON Feed 1.0/1.1 (``parse_json``) and Google News sitemaps (``parse_sitemap``).
 
-feedparser is handed bytes and the response headers, never a URL, so it does no I/O of its own.
-The bytes are decoded first by ``worker.core.encoding`` and handed over as UTF-8 with labels
-saying so: feedparser trusts the labels (HTTP charset over XML declaration), and Arabic sources
-mislabel windows-1256 as UTF-8 often enough that trusting them loses whole feeds to mojibake.
-Dates feedparser cannot read (Arabic month names, Arabic-Indic digits) go to
-``worker.core.dates``, registered with feedparser on first use rather than at import, so that
-importing the core changes no third-party global state.
-Its dicts become frozen ``Entry`` values here and go no further.
+Every body goes through the same two steps first, whatever its type:
+
+1. Decoding (``worker.core.encoding``): the bytes are decoded by what they are, not by what the
+   labels say (Arabic sources mislabel windows-1256 as UTF-8 often enough that trusting the
+   labels loses whole feeds to mojibake), and handed on as UTF-8 with labels saying so.
+2. For XML, the DOCTYPE is cut out of the prolog (``worker.core.parse_xml``): entity expansion
+   and external entities live there, and no feed needs them.
+
+``kind`` is the source's ``type:`` from sources.yaml. "rss" and "atom" both mean feedparser
+(which tells them apart itself); "auto" sniffs the body: a JSON object is a JSON Feed (its
+``version`` must name jsonfeed.org), an XML document whose root is ``<urlset>`` with the Google
+News sitemap namespace is a news sitemap, anything else goes to feedparser. A ``<urlset>``
+without that namespace is a plain sitemap (URLs without titles): refused under "auto", with a
+message, rather than read as an empty feed; ``type: sitemap`` reads it.
 """
 
 from __future__ import annotations
 
-import calendar
-import functools
-import time
-import xml.sax
+import re
 from collections.abc import Mapping
-from typing import Any
 
-import feedparser
-
-from worker.core.dates import parse_date
 from worker.core.encoding import feed_as_utf8
+from worker.core.parse_json import is_json_feed, load_json, parse_json_feed
+from worker.core.parse_rss import parse_with_feedparser, ttl_seconds
+from worker.core.parse_sitemap import NEWS_NAMESPACE, parse_sitemap
+from worker.core.parse_xml import root_tag, strip_doctype
 from worker.errors import FeedParseError
-from worker.models import Entry, ParsedFeed
+from worker.models import ParsedFeed
+
+__all__ = ["KINDS", "detect_kind", "parse_feed", "ttl_seconds"]
+
+KINDS = ("auto", "rss", "atom", "jsonfeed", "sitemap")
+_SNIFF = 65536  # how far into the document the news namespace is looked for
 
 
-def _feedparser_date(text: str) -> time.struct_time | None:
-    """A feedparser date handler: a UTC struct_time, or None to let feedparser's own try."""
-    stamp = parse_date(text)
-    return None if stamp is None else time.gmtime(stamp)
+_FIRST = re.compile(rb"\s*(.?)", re.DOTALL)
 
 
-@functools.cache
-def _register_date_handler() -> None:
-    """Once per process. feedparser tries the last registered handler first; ours reads RFC 822
-    and ISO 8601 as feedparser does, and returns None for what it cannot read, so feedparser's
-    own handlers still get every date ours leaves. (Two threads racing here would register it
-    twice: harmless.)"""
-    feedparser.registerDateHandler(_feedparser_date)
+def _is_json(data: bytes, content_type: str) -> bool:
+    first = _FIRST.match(data).group(1)  # type: ignore[union-attr]  # always matches
+    return first == b"{" or ("json" in content_type and first not in (b"<", b""))
 
 
-def _published(entry: Any) -> float | None:
-    for key in ("published_parsed", "updated_parsed", "created_parsed"):
-        # ``in`` first: feedparser's get("updated_parsed") falls back to published_parsed with a
-        # DeprecationWarning when an entry has an unreadable pubDate and no <updated>.
-        st = entry.get(key) if key in entry else None
-        if st:
-            return float(calendar.timegm(st))
-    return None
+def detect_kind(data: bytes, content_type: str = "") -> str:
+    """ "jsonfeed", "sitemap" or "rss" (meaning feedparser) for UTF-8 ``data``, from a sniff of
+    the body; the Content-Type counts only when the body does not say (JSON not starting with
+    ``{``). Raises FeedParseError for a plain sitemap, which auto-detection does not read."""
+    if _is_json(data, content_type.lower()):
+        return "jsonfeed"
+    root, _ = root_tag(data)
+    if root == "sitemapindex":
+        return "sitemap"  # refused there, with a message saying why
+    if root == "urlset":
+        if NEWS_NAMESPACE.encode() not in data[:_SNIFF]:
+            raise FeedParseError(
+                "not a feed: a sitemap without Google News entries (no titles or dates); "
+                "`type: sitemap` in sources.yaml reads its URLs anyway"
+            )
+        return "sitemap"
+    return "rss"
 
 
-def _content(entry: Any) -> tuple[str, bool]:
-    """The richest body the entry has: full content first, then the summary."""
-    for detail in [*entry.get("content", []), entry.get("summary_detail")]:
-        if detail and detail.get("value"):
-            return detail["value"], detail.get("type", "text/html") != "text/plain"
-    return "", False
-
-
-def _is_syntax_error(exc: object) -> bool:
-    """feedparser's complaints are either XML syntax errors (the body is broken) or notes it
-    "nobody cares about" (wrong media type, charset overridden): only the first are failures."""
-    return isinstance(exc, xml.sax.SAXException)
-
-
-def parse_feed(body: bytes, headers: Mapping[str, str] | None = None, base_url: str = "") -> ParsedFeed:
-    """Parse a feed. Raises FeedParseError when the body is not a feed at all; a feed that is
-    malformed but from which feedparser recovered entries is accepted (feeds in the wild often are)."""
-    _register_date_handler()
-    body, hdrs = feed_as_utf8(body, {k.lower(): v for k, v in (headers or {}).items()})
-    if base_url:
-        hdrs.setdefault("content-location", base_url)
-    d = feedparser.parse(body, response_headers=hdrs, sanitize_html=False, resolve_relative_uris=True)
-    if not d.entries and d.get("bozo") and (not d.get("version") or _is_syntax_error(d.get("bozo_exception"))):
-        # Not a feed, or a feed cut off before its first entry: a failure, not an empty feed.
-        # (An empty feed served as text/html is bozo too, for its media type only: it is empty.)
-        raise FeedParseError(f"not a feed: {d.get('bozo_exception')}")
-    entries = []
-    for e in d.entries:
-        # feedparser copies a permalink guid into ``link``; a guid such as urn:uuid:… or tag:…
-        # is no address, and an entry without one cannot be opened or deduplicated: skipped.
-        url = e.get("link") or ""
-        if not url.startswith(("http://", "https://")):
-            continue
-        content, is_html = _content(e)
-        title = e.get("title", "")
-        entries.append(Entry(url, title, content, is_html, _published(e), e.get("id")))
-    feed = d.get("feed", {})
-    return ParsedFeed(tuple(entries), feed.get("language") or None, feed.get("title") or None)
+def parse_feed(
+    body: bytes, headers: Mapping[str, str] | None = None, base_url: str = "", kind: str = "auto"
+) -> ParsedFeed:
+    """Parse a feed of the given ``kind`` (one of ``KINDS``); ``base_url`` is where it was
+    fetched from, against which relative entry links are resolved. Raises FeedParseError when
+    the body is not a feed of that kind; a malformed feed from which entries could be recovered
+    is accepted (feeds in the wild often are)."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown source type {kind!r}: one of {', '.join(KINDS)}")
+    data, hdrs = feed_as_utf8(body, {k.lower(): v for k, v in (headers or {}).items()})
+    detected = detect_kind(data, hdrs.get("content-type", "")) if kind == "auto" else kind
+    if detected == "jsonfeed":
+        value = load_json(data)
+        if kind == "auto" and not is_json_feed(value):
+            # Any JSON object is not a feed (an API's error message, say): sniffing asks for the
+            # version; a source that says ``type: jsonfeed`` is read without it.
+            raise FeedParseError("not a feed: JSON without a jsonfeed.org version")
+        return parse_json_feed(value, base_url)
+    data = strip_doctype(data)
+    if detected == "sitemap":
+        return parse_sitemap(data, base_url)
+    return parse_with_feedparser(data, hdrs, base_url)

@@ -35,7 +35,7 @@ def to_article(source: Source, entry: Entry, feed_language: str | None, now: flo
         title=title,
         text=text,
         published=entry.published if entry.published is not None else now,
-        language=source.language or feed_language,  # as configured; see identify_language
+        language=source.language or entry.language or feed_language,  # as configured; see identify_language
         text_hash=text_hash(title, text),
         date_missing=entry.published is None,
     )
