@@ -187,6 +187,19 @@ def test_a_fetch_gives_its_slot_back(redis_client, settings, feed_server: FeedSe
     assert "next" in fields and not [f for f in fields if f.startswith("s:")]
 
 
+def test_an_article_page_waits_longer_for_its_turn_than_a_feed(redis_client, settings, feed_server: FeedServer):
+    feed = feed_server.route("/feed.xml", rss())
+    page = feed_server.route("/article/1.html", "<html><body><p>نص</p></body></html>", content_type="text/html")
+    sleeps: list[float] = []  # recorded, not slept: the reserved start is in Redis either way
+    g = HostGate(redis_client, Keys(settings.key_prefix), 2, 2.0, 30.0, 0.2, sleep=sleeps.append)
+    fetcher = Fetcher(settings.model_copy(update={"host_page_wait": 5.0}), gate=g)
+    assert fetcher.fetch(feed).outcome == "ok"
+    assert fetcher.fetch(feed).outcome == "deferred"  # a feed: 2 s to its turn is over 0.2 s
+    assert fetcher.fetch_page(page).outcome == "ok"  # a page waits its turn (up to 5 s)
+    assert sleeps == [pytest.approx(2.0, abs=0.5)]
+    assert len(feed_server.hits("/feed.xml")) == 1 and len(feed_server.hits("/article/1.html")) == 1
+
+
 @pytest.fixture
 def server_2() -> Iterator[FeedServer]:
     server = FeedServer().start(host="127.0.0.2")
@@ -215,7 +228,7 @@ def test_full_text_pages_go_through_the_same_limits(settings: Settings, feed_ser
     page = feed_server.url("/article/1.html")
     feed_server.route("/article/1.html", "<html><body><p>نص كامل</p></body></html>", content_type="text/html")
     url = feed_server.route("/feed.xml", rss(seed_item(page)))
-    polite = settings.model_copy(update={"host_interval": 30.0, "host_max_wait": 0.0})
+    polite = settings.model_copy(update={"host_interval": 30.0, "host_max_wait": 0.0, "host_page_wait": 0.0})
     rt = Runtime.build(polite, [])
     try:
         report = poll_feed(rt, Source("f", url, full_text=True))

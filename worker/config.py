@@ -77,11 +77,15 @@ class Settings(BaseSettings):
     contact_url: str = Field(default="https://github.com/marsad/marsad", min_length=1)
     allow_private_networks: bool = False
     # Politeness per registered domain, shared by all workers through Redis
-    # (adapters/politeness.py): requests in flight, least time between request starts, and the
-    # longest a worker waits for its turn before the fetch is deferred instead.
+    # (adapters/politeness.py): requests in flight, least time between request starts, the
+    # longest a worker waits for its turn at a feed before the poll is deferred (short: a
+    # sleeping worker polls nothing, a deferral costs one reschedule), and the longest an
+    # article page (or ``marsad once``, where a person waits) waits for its turn (longer: a
+    # page that gives up loses its full text).
     host_concurrency: int = Field(default=2, ge=1)
     host_interval: Duration = Field(default=1.0, ge=0)
-    host_max_wait: Duration = Field(default=1.0, ge=0)
+    host_max_wait: Duration = Field(default=0.2, ge=0)
+    host_page_wait: Duration = Field(default=5.0, ge=0)
     full_text_max_per_poll: int = Field(default=20, ge=0)
 
     task_soft_time_limit: PositiveDuration = 120.0

@@ -49,6 +49,8 @@ Resolver = Callable[[str], list[str]]
 Allowed = Callable[[ipaddress.IPv4Address | ipaddress.IPv6Address], bool]
 
 _deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("marsad_fetch_deadline", default=None)
+# How long this fetch may wait for its turn at a site (None: the gate's own bound).
+_turn_wait: contextvars.ContextVar[float | None] = contextvars.ContextVar("marsad_turn_wait", default=None)
 
 
 def resolve(host: str) -> list[str]:
@@ -214,7 +216,7 @@ class _EdgeTransport(httpx.BaseTransport):
         if self.gate is None:
             return self.inner.handle_request(request)
         gate = self.gate
-        lease: Lease = gate.acquire(request.url.host)
+        lease: Lease = gate.acquire(request.url.host, _turn_wait.get())
         try:
             response = self.inner.handle_request(request)
         except BaseException:
@@ -273,6 +275,7 @@ class Fetcher:
         """``gate``: the per-site politeness limits shared through Redis; every worker passes
         one (``Runtime.build``). Without one (``marsad extract``, tests) nothing is limited."""
         self.max_bytes = settings.max_feed_bytes
+        self.page_wait = settings.host_page_wait
         self.total_timeout = settings.http_total_timeout
         guard = None if settings.allow_private_networks else allowed
         self.client = httpx.Client(
@@ -290,9 +293,17 @@ class Fetcher:
     def close(self) -> None:
         self.client.close()
 
-    def fetch(self, url: str, headers: Mapping[str, str] | None = None) -> FetchResult:
+    def fetch_page(self, url: str) -> FetchResult:
+        """An article page: it may wait longer for its turn at the site than a feed
+        (``MARSAD_HOST_PAGE_WAIT``), because a page that gives up loses its full text."""
+        return self.fetch(url, wait=self.page_wait)
+
+    def fetch(self, url: str, headers: Mapping[str, str] | None = None, wait: float | None = None) -> FetchResult:
+        """``wait``: the longest to wait for a turn at each site the fetch asks (None: the
+        gate's bound, ``MARSAD_HOST_MAX_WAIT``)."""
         deadline = time.monotonic() + self.total_timeout
         token = _deadline.set(deadline)
+        wait_token = _turn_wait.set(wait)
         try:
             return self._fetch(url, headers)
         except HostBusy as e:
@@ -311,6 +322,7 @@ class Fetcher:
             return FetchResult("invalid-url", error=str(e))
         finally:
             _deadline.reset(token)
+            _turn_wait.reset(wait_token)
 
     def _fetch(self, url: str, headers: Mapping[str, str] | None) -> FetchResult:
         if httpx.URL(url).scheme not in SCHEMES:

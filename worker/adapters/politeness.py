@@ -26,12 +26,15 @@ every machine then measures against one clock, and a machine whose clock is off 
 host. The script returns durations, which the caller sleeps locally (no clock comparison across
 machines anywhere).
 
-A worker never sleeps long: it waits for a reserved start of at most ``MARSAD_HOST_MAX_WAIT``
-seconds (default 1 s, one interval, so the next feed in line of a site waits rather than going
-round the queue), and while every slot is taken it polls again every 50 ms within the same
-bound. Past that the fetch is *deferred*: ``HostBusy(retry_after)`` becomes
-``FetchResult("deferred", retry_after=...)`` and the poll reschedules the feed then, which is
-not a failure.
+A worker never sleeps long: for a feed it waits for a reserved start of at most
+``MARSAD_HOST_MAX_WAIT`` seconds (default 0.2 s), and while every slot is taken it asks again
+every 50 ms within the same bound. Past that the fetch is *deferred*: ``HostBusy(retry_after)``
+becomes ``FetchResult("deferred", retry_after=...)`` and the poll reschedules the feed then,
+which is not a failure. The bound is short because a sleeping worker polls nothing while a
+deferral costs one reschedule: with many feeds per site (all due at once after a restart), a
+bound of one interval would put most workers to sleep. Article pages (full text) wait up to
+``MARSAD_HOST_PAGE_WAIT`` (default 5 s) instead: a page that gives up loses its text, and the
+pages of one poll are fetched one after another, one interval apart.
 """
 
 from __future__ import annotations
@@ -160,10 +163,12 @@ class HostGate:
             settings.host_max_wait,
         )
 
-    def acquire(self, host: str) -> Lease:
+    def acquire(self, host: str, max_wait: float | None = None) -> Lease:
+        """A slot for one request to ``host``'s site, waiting at most ``max_wait`` seconds
+        (default: the gate's) for it; ``HostBusy`` past that."""
         key = self.keys.host(registered_domain(host))
         token = uuid.uuid4().hex
-        deadline = time.monotonic() + self.max_wait
+        deadline = time.monotonic() + (self.max_wait if max_wait is None else max_wait)
         while True:
             left = max(0.0, deadline - time.monotonic())
             args: list[str | int] = [token, self.concurrency, self.interval_ms, self.lease_ms]
