@@ -21,7 +21,7 @@ from worker.cli_rules import add_rule_tools, cmd_explain, cmd_match, cmd_rules
 from worker.cli_web import add_web, cmd_web
 from worker.config import Settings, load_settings
 from worker.core.clean import clean_text, clean_title
-from worker.errors import ConfigError, InfrastructureError, Problem
+from worker.errors import ConfigError, DemoError, InfrastructureError, Problem
 from worker.logs import event
 
 
@@ -62,6 +62,11 @@ def _parser() -> argparse.ArgumentParser:
     add_tail_group_options(t)
     add_bus_tools(sub)
     add_web(sub)
+    d = sub.add_parser("demo", help="offline demo: replay bundled feeds, run beat, worker and page; Ctrl-C stops")
+    d.add_argument("--port", type=int, default=0, help="replay server port (default: a free one)")
+    d.add_argument("--web-port", type=int, default=0, help="live page port (default: a free one)")
+    d.add_argument("--prefix", default="marsad-demo:", help="key prefix of the demo's own (default marsad-demo:)")
+    d.add_argument("--verbose", action="store_true", help="the worker's and page's logs on the terminal")
     return p
 
 
@@ -114,6 +119,10 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_once(args: argparse.Namespace, settings: Settings) -> int:
+    import time
+
+    from worker.adapters.keys import Keys
+    from worker.adapters.metrics import Metrics
     from worker.poll import Runtime, poll_feed
 
     sources = read_sources(settings.sources_file)
@@ -128,8 +137,10 @@ def cmd_once(args: argparse.Namespace, settings: Settings) -> int:
     rt = Runtime.build(patient, ruleset.rules, entities=ruleset.entities)
     failed = 0
     try:
+        metrics = Metrics(rt.redis, Keys(settings.key_prefix))
         for source in sources:
             report = poll_feed(rt, source)
+            metrics.record_report(report, time.time())
             failed += report.failed
             for alert in report.published:
                 print(alert.payload, flush=True)
@@ -235,6 +246,13 @@ def cmd_entities(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    """The whole system offline: replay server, Redis, beat + worker, page (issue 8)."""
+    from worker.demo.run import DemoOptions, run_demo
+
+    return run_demo(DemoOptions(args.port, args.web_port, args.prefix, args.verbose), settings)
+
+
 def cmd_stories(args: argparse.Namespace, settings: Settings) -> int:
     """Print {"id", "story"} per input article: the story assignment of the workers (issue 5)."""
     from worker.backtest import run
@@ -254,6 +272,7 @@ COMMANDS = {
     "stories": cmd_stories,
     "replay": cmd_replay,
     "web": cmd_web,
+    "demo": cmd_demo,
 }
 
 
@@ -267,7 +286,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return COMMANDS[args.command](args, settings)
     except ConfigError as e:
         return report_problems(e.problems)
-    except InfrastructureError as e:
+    except (InfrastructureError, DemoError) as e:
         print(f"marsad: {e}", file=sys.stderr)
         return EXIT_FAILURE
     except KeyboardInterrupt:

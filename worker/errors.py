@@ -11,7 +11,10 @@
     │   │   ├── BlockedAddress     the URL resolves to a private address and that is not allowed
     │   │   └── HostBusy           the site's politeness limits say not now: retry_after seconds
     │   └── FeedParseError
-    └── InfrastructureError    our own Redis failed: the only reason a task retries
+    ├── InfrastructureError    our own Redis failed: the only reason a task retries
+    └── DemoError              ``marsad demo`` cannot start (its bundled data is unreadable, no
+                               Redis answers and there is no redis-server to start, a port is
+                               taken)
 
 Third-party exceptions are converted at the edge (adapters/) with ``raise ... from e``.
 """
@@ -91,3 +94,7 @@ class FeedParseError(FeedError):
 
 class InfrastructureError(MarsadError):
     """Our own Redis failed (unreachable, timed out). Tasks retry on this and only this."""
+
+
+class DemoError(MarsadError):
+    """``marsad demo`` cannot start; the message says why and what to do."""
