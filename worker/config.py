@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     dedup_ttl: PositiveDuration = 30 * 86400.0
     # Alert and story-updates streams keep this much history (MINID trimming, issue 7).
     stream_retention: PositiveDuration = 7 * 86400.0
+    # Work (an article, a feed's poll) that failed processing this many times (within a day)
+    # goes to the dead-letter stream <prefix>dead instead of being retried again.
+    dead_after: int = Field(default=3, ge=1)
     # Stories (issue 5, docs/dedup.md): how long an article can be found as a near-duplicate,
     # and the least estimated share of the shorter text found in the longer one.
     story_window: PositiveDuration = 72 * 3600.0

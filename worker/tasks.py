@@ -17,7 +17,7 @@ from worker.celery_app import app, keys, settings
 from worker.core.ruleset import build_ruleset
 from worker.errors import ConfigError, InfrastructureError
 from worker.logs import event, setup
-from worker.poll import Runtime, poll_by_id
+from worker.poll import Runtime, poll_by_id, reprocess_article
 
 _runtime: Runtime | None = None
 
@@ -81,3 +81,9 @@ def poll(feed_id: str) -> int:
     report = poll_by_id(rt, feed_id)
     Metrics(rt.redis, keys).record_report(report, time.time())
     return len(report.published) if report else 0
+
+
+@app.task(name="marsad.article", **_RETRY)
+def article(fields: dict[str, object]) -> int:
+    """One article sent back from the dead-letter stream (``marsad dead requeue``)."""
+    return len(reprocess_article(runtime(), fields))
