@@ -55,10 +55,8 @@ def poison(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def feed_with_poison(feed_server: FeedServer) -> str:
-    return feed_server.route(
-        "/mixed.xml",
-        rss(seed_item("https://news.example.com/good"), item(POISON_TITLE, "https://news.example.com/bad", POISON_TEXT)),
-    )
+    bad = item(POISON_TITLE, "https://news.example.com/bad", POISON_TEXT)
+    return feed_server.route("/mixed.xml", rss(seed_item("https://news.example.com/good"), bad))
 
 
 def dead(client: redis.Redis, prefix: str) -> list[dict[str, str]]:
