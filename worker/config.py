@@ -37,6 +37,9 @@ Duration = Annotated[float, BeforeValidator(parse_duration)]
 # ... and most must be at least a second (0 would mean "expire at once" or "no time at all").
 PositiveDuration = Annotated[float, BeforeValidator(parse_duration), AfterValidator(_positive)]
 _REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+# The longest countdown between two tries of a task (worker/tasks.py); the broker's visibility
+# timeout is derived from it.
+RETRY_BACKOFF_MAX = 60.0
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
@@ -137,6 +140,16 @@ class Settings(BaseSettings):
         if self.min_interval > self.max_interval:
             raise ValueError("MARSAD_MIN_INTERVAL must not be above MARSAD_MAX_INTERVAL")
         return self
+
+    @property
+    def visibility_timeout(self) -> float:
+        """How long the Redis broker waits for a delivered task's acknowledgement before it
+        delivers the task again (kombu's ``visibility_timeout``). It must be above the longest a
+        message can stay unacknowledged, or a slow task would run twice at once: a prefetched
+        message waits for the task before it (one hard limit), then runs (another), and a retry
+        is held as a countdown of up to ``RETRY_BACKOFF_MAX`` before it runs; a minute of margin
+        on top. Redelivery after a worker dies takes this long, so it is kept no longer."""
+        return 2 * self.task_time_limit + RETRY_BACKOFF_MAX + 60
 
     @property
     def effective_broker_url(self) -> str:

@@ -14,6 +14,7 @@ from worker.adapters.configfiles import read_ruleset
 from worker.adapters.metrics import Metrics
 from worker.adapters.rulestore import RuleStore
 from worker.celery_app import app, keys, settings
+from worker.config import RETRY_BACKOFF_MAX
 from worker.core.ruleset import build_ruleset
 from worker.errors import ConfigError, InfrastructureError
 from worker.logs import event, setup
@@ -26,7 +27,7 @@ _runtime: Runtime | None = None
 _RETRY = {
     "autoretry_for": (InfrastructureError,),
     "retry_backoff": 2,
-    "retry_backoff_max": 60,
+    "retry_backoff_max": int(RETRY_BACKOFF_MAX),  # the visibility timeout counts on it
     "retry_jitter": True,
     "max_retries": 8,
 }
