@@ -136,6 +136,6 @@ def _check_layout(client: Any) -> None:
         ensure_layout(client, keys)
     except ConfigError as e:
         _exit_on_bad_config(e.problems)
-    except InfrastructureError:
-        print(unreachable_message(settings), file=sys.stderr, flush=True)
+    except InfrastructureError as e:
+        print(unreachable_message(settings, e), file=sys.stderr, flush=True)
         os._exit(1)

@@ -6,6 +6,7 @@ field here has a row in the README's settings table; ``tests/test_settings_docs.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from typing import Annotated, Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -180,6 +181,16 @@ def mask_url(url: str) -> str:
         ]
         parts = parts._replace(query=urlencode(query, safe="*"))
     return urlunsplit(parts)
+
+
+_URL_SECRET = re.compile(r"(\w+://[^:/@\s]*:)[^@\s]+@")
+_QUERY_SECRET = re.compile(r"((?:^|[?&\s])password=)[^&\s]+", re.IGNORECASE)
+
+
+def scrub_secrets(text: str) -> str:
+    """``text`` (an error message, a log line) with any password in a URL masked: for messages
+    that come from libraries and might quote a URL."""
+    return _QUERY_SECRET.sub(r"\1****", _URL_SECRET.sub(r"\1****@", text))
 
 
 def load_settings() -> Settings:
