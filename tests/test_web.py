@@ -5,6 +5,8 @@ token rule at the command line use a real uvicorn subprocess (tests/webserver.py
 from __future__ import annotations
 
 import json
+import os
+import socket
 import subprocess
 import sys
 import time
@@ -91,6 +93,14 @@ def test_metrics_move_with_real_polls(
     assert m[("marsad_publish_to_alert_seconds_count", ())] == 1
     assert m[("marsad_publish_to_alert_seconds_bucket", (("le", "300"),))] == 0
     assert m[("marsad_publish_to_alert_seconds_bucket", (("le", "1800"),))] == 1
+    assert m[("marsad_matched_total", ())] == 1
+    # Stage timings: three polls fetched; only the 200 was parsed, matched and published.
+    assert m[("marsad_stage_seconds_count", (("stage", "fetch"),))] == 3
+    for stage in ("parse", "clean", "dedup", "match", "publish"):
+        assert m[("marsad_stage_seconds_count", (("stage", stage),))] == 1, stage
+        assert m[("marsad_stage_seconds_bucket", (("le", "+Inf"), ("stage", stage)))] == 1
+    assert m[("marsad_fetch_to_alert_seconds_count", ())] == 1
+    assert 0 < m[("marsad_fetch_to_alert_seconds_sum", ())] < 30
     assert m[("marsad_stream_length", (("stream", "alerts"),))] == 1
     assert m[("marsad_heartbeat_age_seconds", (("task", "poll"),))] < 60
     # No label carries a URL or an article id.
@@ -183,7 +193,7 @@ def test_summary_counts_rules_over_24_hours(client: TestClient, rt: Runtime, fee
     f = client.get("/api/summary?lang=en").json()
     assert '<td dir="auto" class="rule">iran-pakistan</td><td class="num">1</td>' in f["counts"]
     assert f["chart"].count("<rect") == 24 and "1</title>" in f["chart"]
-    assert '<td dir="auto">seed</td>' in f["feeds"] and "badge ok" in f["feeds"]
+    assert '<td dir="auto">seed</td>' in f["feeds"] and "badge active" in f["feeds"]
 
 
 def test_sse_sends_backlog_then_resumes_after_last_event_id(
@@ -270,3 +280,26 @@ def test_web_refuses_a_namespace_of_another_key_layout(redis_client: redis.Redis
     assert r.returncode == 2
     assert "use key layout 1, this marsad uses layout" in r.stderr and "Traceback" not in r.stderr
     assert redis_client.get(Keys(prefix).layout) == "1"  # the web service wrote nothing
+
+
+def test_web_exits_1_when_its_port_is_taken(prefix: str) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {"MARSAD_REDIS_URL": REDIS_URL, "MARSAD_KEY_PREFIX": prefix, "MARSAD_LOG_FORMAT": "json"}
+        r = subprocess.run(
+            [sys.executable, "-m", "worker.cli", "web", "--port", str(port)],
+            cwd=ROOT,
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    assert r.returncode == 1
+    lines = r.stderr.strip().splitlines()
+    assert lines[-1] == f"marsad: the web service could not start on 127.0.0.1:{port} (see the line above)"
+    # uvicorn's own complaint is a JSON log line like marsad's events.
+    problem = json.loads(lines[-2])
+    assert problem["level"] == "error" and "address already in use" in problem["message"]
+    assert "Traceback" not in r.stderr

@@ -105,6 +105,7 @@ class PollReport:
     status: int | None = None  # HTTP status, when one was received
     state: str = "active"  # the feed's health after the poll
     next_due: float | None = None
+    matched: int = 0  # articles that matched at least one rule (their alerts may be old news)
 
     @property
     def failed(self) -> bool:
@@ -131,6 +132,7 @@ class _Processed:
     fresh: list[Article] = field(default_factory=list)
     copies: int = 0
     published: list[Alert] = field(default_factory=list)
+    matched: int = 0  # articles that matched at least one rule
     retry: int = 0  # articles that failed and must be processed again at the next poll
 
 
@@ -150,9 +152,12 @@ def _process(
     too_old = {c.article.id for c in cands if c.too_old}
     published: list[Alert] = []
     retry: set[str] = set()
+    matched = 0
     for article in fresh + copies:
         try:
-            published += process_article(rt, article, now, article.id in too_old, watch)
+            alerts, hit = process_article(rt, article, now, article.id in too_old, watch)
+            published += alerts
+            matched += hit
         except InfrastructureError:
             raise  # our Redis: the task retries, nothing is counted against the article
         except Exception as e:
@@ -162,31 +167,32 @@ def _process(
     # the dead-letter stream); one that failed is not, so the next poll processes it again.
     rt.state.mark_seen([a for a in fresh + copies if a.id not in retry], s.dedup_ttl)
     watch.lap("publish")
-    return _Processed(len(cands), fresh, len(copies), published, len(retry))
+    return _Processed(len(cands), fresh, len(copies), published, matched, len(retry))
 
 
 def process_article(
     rt: Runtime, article: Article, now: float, archive: bool = False, watch: _Stopwatch | None = None
-) -> list[Alert]:
+) -> tuple[list[Alert], bool]:
     """One new article: its story, then (unless ``archive``: recorded, no alert and no story
     update) its alerts published, or a story.updated event for rules already alerted. Returns
-    the alerts published. Marking it seen is the caller's (after publishing)."""
+    the alerts published, and whether any rule matched. Marking it seen is the caller's (after
+    publishing)."""
     watch = watch or _Stopwatch({})
     story = rt.stories.assign(member_of(article), now)
     watch.lap("dedup")
     if story.via != "new":
         event("story.joined", logging.DEBUG, article=article.id, story=story.story, via=story.via)
     if archive:
-        return []
+        return [], False
     alerts = alerts_for(article, story.story, rt.matcher, now, story.sources, time.time)
     watch.lap("match")
     if not alerts:
-        return []
+        return [], False
     published = rt.publisher.publish_article(story.story, article.id, article_json(article, now), alerts, story.sources)
     for alert in published:
         event("alert.published", alert=alert.id, rule=alert.rule, story=story.story, feed=article.source)
     watch.lap("publish")
-    return published
+    return published, True
 
 
 def reprocess_article(rt: Runtime, fields: Mapping[str, object]) -> list[Alert]:
@@ -195,7 +201,7 @@ def reprocess_article(rt: Runtime, fields: Mapping[str, object]) -> list[Alert]:
     again (and may dead-letter it again)."""
     article = Article(**fields)  # type: ignore[arg-type]  # the JSON of asdict(Article)
     try:
-        published = process_article(rt, article, time.time())
+        published, _ = process_article(rt, article, time.time())
     except InfrastructureError:
         raise
     except Exception as e:
@@ -312,6 +318,7 @@ def poll_feed(rt: Runtime, source: Source, now: float | None = None) -> PollRepo
         status=outcome.status,
         state=after.state,
         next_due=after.next_due,
+        matched=done.matched,
     )
     event(
         "feed.failed" if report.failed else "feed.deferred" if outcome.kind == "deferred" else "feed.polled",
@@ -321,6 +328,7 @@ def poll_feed(rt: Runtime, source: Source, now: float | None = None) -> PollRepo
         http=outcome.status,
         entries=entries,
         new=report.new,
+        matched=report.matched,
         alerts=report.alerts,
         failures=after.failures or None,
         error=report.error,
