@@ -28,11 +28,12 @@ guard_detached_transport()  # a Redis restart must not make the worker exit (wor
 def broker_transport_options() -> dict[str, object]:
     """kombu's Redis transport keeps each message a worker took in an "unacked" set until the
     task is acknowledged; a sweep in every worker puts back those older than the visibility
-    timeout (the taker died). kombu sweeps every 10 s but scans only every 10th sweep (100 s):
+    timeout (above the longest a task can take: Settings.visibility_timeout): how a dead
+    worker's task comes back. kombu sweeps every 10 s but scans only every 10th sweep (100 s):
     scanning at every sweep costs one ZRANGE, and a short timeout (tests, fast fail-over) then
     means a quick recovery. The sweep's lock expires before a killed sweeper could block the
     others for long."""
-    timeout = settings.broker_visibility_timeout
+    timeout = settings.visibility_timeout
     return {
         # All broker keys under our prefix: one deployment's keys are one pattern, tests are isolated.
         "global_keyprefix": keys.celery_prefix,
@@ -151,6 +152,6 @@ def _check_layout(client: Any) -> None:
         ensure_layout(client, keys)
     except ConfigError as e:
         _exit_on_bad_config(e.problems)
-    except InfrastructureError:
-        print(unreachable_message(settings), file=sys.stderr, flush=True)
+    except InfrastructureError as e:
+        print(unreachable_message(settings, e), file=sys.stderr, flush=True)
         os._exit(1)

@@ -23,6 +23,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from worker import __version__
 from worker.core.durations import parse_duration
 from worker.errors import ConfigError, Problem
 
@@ -38,6 +39,9 @@ Duration = Annotated[float, BeforeValidator(parse_duration)]
 # ... and most must be at least a second (0 would mean "expire at once" or "no time at all").
 PositiveDuration = Annotated[float, BeforeValidator(parse_duration), AfterValidator(_positive)]
 _REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+# The longest countdown between two tries of a task (worker/tasks.py); the broker's visibility
+# timeout is derived from it.
+RETRY_BACKOFF_MAX = 60.0
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
@@ -70,6 +74,9 @@ class Settings(BaseSettings):
     dedup_ttl: PositiveDuration = 30 * 86400.0
     # Alert and story-updates streams keep this much history (MINID trimming, issue 7).
     stream_retention: PositiveDuration = 7 * 86400.0
+    # Work (an article, a feed's poll) that failed processing this many times (within a day)
+    # goes to the dead-letter stream <prefix>dead instead of being retried again.
+    dead_after: int = Field(default=3, ge=1)
     # Stories (issue 5, docs/dedup.md): how long an article can be found as a near-duplicate,
     # and the least estimated share of the shorter text found in the longer one.
     story_window: PositiveDuration = 72 * 3600.0
@@ -80,16 +87,27 @@ class Settings(BaseSettings):
     http_total_timeout: PositiveDuration = 30.0
     max_feed_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     max_redirects: int = Field(default=5, ge=0)
-    user_agent: str = "marsad/0.1 (+https://github.com/marsad/marsad)"
+    # Sent in the User-Agent, ``marsad/<version> (+<contact_url>)``: where a site's operator
+    # finds who is fetching and how to reach them.
+    contact_url: str = Field(default="https://github.com/marsad/marsad", min_length=1)
     allow_private_networks: bool = False
+    # Politeness per registered domain, shared by all workers through Redis
+    # (adapters/politeness.py): requests in flight, least time between request starts, the
+    # longest a worker waits for its turn at a feed before the poll is deferred (short: a
+    # sleeping worker polls nothing, a deferral costs one reschedule), and the longest an
+    # article page (or ``marsad once``, where a person waits) waits for its turn (longer: a
+    # page that gives up loses its full text).
+    host_concurrency: int = Field(default=2, ge=1)
+    host_interval: Duration = Field(default=1.0, ge=0)
+    host_max_wait: Duration = Field(default=0.2, ge=0)
+    host_page_wait: Duration = Field(default=5.0, ge=0)
     full_text_max_per_poll: int = Field(default=20, ge=0)
 
     task_soft_time_limit: PositiveDuration = 120.0
     task_time_limit: PositiveDuration = 150.0
-    # How long a message a worker took stays invisible before the broker hands it out again
-    # (a worker killed mid-task never acknowledges it). Above the hard time limit, or a task
-    # still running would be run a second time beside itself.
-    broker_visibility_timeout: PositiveDuration = 3600.0
+    # Overrides the derived visibility timeout (the ``visibility_timeout`` property): faster
+    # recovery from a dead worker, at the price of a task delivered twice now and then.
+    broker_visibility_timeout: PositiveDuration | None = None
     log_level: str = "INFO"
     # Logs: "text" (key=value, for a terminal) or "json" (one object per event, for collectors).
     log_format: Literal["text", "json"] = "text"
@@ -146,11 +164,32 @@ class Settings(BaseSettings):
     def _limits(self) -> Settings:
         if self.task_soft_time_limit >= self.task_time_limit:
             raise ValueError("MARSAD_TASK_SOFT_TIME_LIMIT must be below MARSAD_TASK_TIME_LIMIT")
-        if self.broker_visibility_timeout <= self.task_time_limit:
+        if self.broker_visibility_timeout is not None and self.broker_visibility_timeout <= self.task_time_limit:
             raise ValueError("MARSAD_BROKER_VISIBILITY_TIMEOUT must be above MARSAD_TASK_TIME_LIMIT")
         if self.min_interval > self.max_interval:
             raise ValueError("MARSAD_MIN_INTERVAL must not be above MARSAD_MAX_INTERVAL")
         return self
+
+    @property
+    def user_agent(self) -> str:
+        return f"marsad/{__version__} (+{self.contact_url})"
+
+    @property
+    def visibility_timeout(self) -> float:
+        """How long the Redis broker waits for a delivered task's acknowledgement before it
+        delivers the task again (kombu's ``visibility_timeout``). It must be above the longest a
+        message can stay unacknowledged, or a slow task would run twice at once: a prefetched
+        message waits for the task before it (one hard limit), then runs (another), and a retry
+        is held as a countdown of up to ``RETRY_BACKOFF_MAX`` before it runs; a minute of margin
+        on top. Redelivery after a worker dies takes this long, so it is kept no longer.
+
+        ``MARSAD_BROKER_VISIBILITY_TIMEOUT`` overrides it (the fault tests recover in seconds):
+        above the hard time limit a running task is never handed out beside itself, but a
+        prefetched message or a retry's countdown may outlast a shorter timeout and run twice,
+        which the idempotent publishing makes harmless."""
+        if self.broker_visibility_timeout is not None:
+            return self.broker_visibility_timeout
+        return 2 * self.task_time_limit + RETRY_BACKOFF_MAX + 60
 
     @property
     def effective_broker_url(self) -> str:
@@ -181,6 +220,16 @@ def mask_url(url: str) -> str:
         ]
         parts = parts._replace(query=urlencode(query, safe="*"))
     return urlunsplit(parts)
+
+
+_URL_SECRET = re.compile(r"(\w+://[^:/@\s]*:)[^@\s]+@")
+_QUERY_SECRET = re.compile(r"((?:^|[?&\s])password=)[^&\s]+", re.IGNORECASE)
+
+
+def scrub_secrets(text: str) -> str:
+    """``text`` (an error message, a log line) with any password in a URL masked: for messages
+    that come from libraries and might quote a URL."""
+    return _QUERY_SECRET.sub(r"\1****", _URL_SECRET.sub(r"\1****@", text))
 
 
 def load_settings() -> Settings:
