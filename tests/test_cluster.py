@@ -54,7 +54,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     procs = []
     for port, bus in zip(nodes, buses, strict=True):
         work = tmp_path_factory.mktemp(f"node{port}")
-        conf = ["--cluster-enabled", "yes", "--cluster-config-file", str(work / "nodes.conf"), "--cluster-port", str(bus)]
+        conf = ["--cluster-enabled", "yes", "--cluster-port", str(bus)]
+        conf += ["--cluster-config-file", str(work / "nodes.conf")]
         procs.append(
             subprocess.Popen(
                 ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(work), "--save", "", *conf],
@@ -129,9 +130,8 @@ def test_the_data_path_runs_on_a_three_node_cluster(settings_on: Settings, feed_
 
     env = {**os.environ, "MARSAD_REDIS_URL": settings_on.redis_url, "MARSAD_REDIS_CLUSTER": "true"}
     env["MARSAD_KEY_PREFIX"] = settings_on.key_prefix
-    replay = subprocess.run(
-        [sys.executable, "-m", "worker.cli", "replay", "--since", "1h"], cwd=ROOT, env=env, capture_output=True, text=True
-    )
+    cmd = [sys.executable, "-m", "worker.cli", "replay", "--since", "1h"]
+    replay = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
     assert replay.returncode == 0, replay.stderr
     assert [json.loads(line)["stream_id"] for line in replay.stdout.splitlines()] == [entry_id]
     tail = subprocess.Popen(
@@ -159,8 +159,9 @@ def test_once_on_the_cluster(settings_on: Settings, feed_server: FeedServer, tmp
     sources.write_text(f"- id: seed\n  url: {link}\n", encoding="utf-8")
     env = {**os.environ, "MARSAD_REDIS_URL": settings_on.redis_url, "MARSAD_REDIS_CLUSTER": "true"}
     env |= {"MARSAD_KEY_PREFIX": settings_on.key_prefix, "MARSAD_ALLOW_PRIVATE_NETWORKS": "true"}
-    args = ["once", "--sources", str(sources), "--rules", str(ROOT / "config" / "rules.yaml")]
-    done = subprocess.run([sys.executable, "-m", "worker.cli", *args], cwd=ROOT, env=env, capture_output=True, text=True)
+    cmd = [sys.executable, "-m", "worker.cli", "once", "--sources", str(sources)]
+    cmd += ["--rules", str(ROOT / "config" / "rules.yaml")]
+    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert [valid_alert(line)["rule"] for line in done.stdout.splitlines()] == ["iran-pakistan"]
     client = connect(settings_on)
