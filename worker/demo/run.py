@@ -170,8 +170,16 @@ class Demo:
             "MARSAD_BROKER_URL": self.redis_url,
             "MARSAD_KEY_PREFIX": self.options.prefix,
             "MARSAD_ALLOW_PRIVATE_NETWORKS": "true",  # the replay server is on 127.0.0.1
+            # Feeds that change every few seconds are polled every few seconds: the tick, the
+            # default interval and the bounds an adaptive schedule keeps to (issue 6).
             "MARSAD_TICK_INTERVAL": "1s",
+            "MARSAD_DEFAULT_INTERVAL": POLL_INTERVAL,
             "MARSAD_MIN_INTERVAL": "1s",
+            "MARSAD_MAX_INTERVAL": "3s",
+            # Every demo feed and page is on one host, 127.0.0.1, the demo's own server: the
+            # per-site politeness a real site gets (issue 6) would only queue the demo's polls.
+            "MARSAD_HOST_INTERVAL": "0",
+            "MARSAD_HOST_CONCURRENCY": "8",
         }
 
     def spawn(self, name: str, args: list[str], env: dict[str, str]) -> _Child:
