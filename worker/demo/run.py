@@ -33,6 +33,7 @@ from urllib.parse import urlsplit
 import redis
 
 from worker.adapters.keys import Keys
+from worker.adapters.redisconn import redis_errors
 from worker.config import Settings
 from worker.demo.data import load_feeds
 from worker.demo.files import ENTITIES_YAML, RULES_YAML, sources_yaml
@@ -220,24 +221,26 @@ class Demo:
     # -- watch ---------------------------------------------------------------------------------
 
     def watch(self) -> int:
-        """Print each alert as it is published until interrupted; 1 if a child dies."""
+        """Print each alert as it is published until interrupted; 1 if a child dies. Losing
+        Redis is an InfrastructureError (one line, exit 1), after the same clean stop."""
         assert self.server is not None
         client = redis.Redis.from_url(self.redis_url, decode_responses=True, socket_timeout=5)
         pubsub = client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
-        pubsub.subscribe(self.keys.channel)
         announced = False
         try:
-            while True:
-                for child in self.children:
-                    if child.proc.poll() is not None:
-                        _say(f"{child.name} stopped (exit {child.proc.returncode}):\n{child.tail()}")
-                        return 1
-                message = pubsub.get_message(timeout=0.5)
-                if message is not None:
-                    print(alert_line(message["data"], self.server.elapsed()), flush=True)
-                if not announced and self.server.elapsed() > self.server.replay.last_release:
-                    announced = True
-                    _say("every bundled item is out; the feeds stay as they are (Ctrl-C stops)")
+            with redis_errors():
+                pubsub.subscribe(self.keys.channel)
+                while True:
+                    for child in self.children:
+                        if child.proc.poll() is not None:
+                            _say(f"{child.name} stopped (exit {child.proc.returncode}):\n{child.tail()}")
+                            return 1
+                    message = pubsub.get_message(timeout=0.5)
+                    if message is not None:
+                        print(alert_line(message["data"], self.server.elapsed()), flush=True)
+                    if not announced and self.server.elapsed() > self.server.replay.last_release:
+                        announced = True
+                        _say("every bundled item is out; the feeds stay as they are (Ctrl-C stops)")
         finally:
             pubsub.close()
             client.close()
