@@ -153,11 +153,11 @@ def test_every_demo_rule_fires_on_some_bundled_item_and_the_seed_fires_iran_paki
 
 def test_the_demo_sources_file_passes_the_real_validator():
     feeds = list(load_feeds())
-    text = sources_yaml(feeds, lambda fid: f"http://127.0.0.1:8999/feeds/{fid}", "2s")
+    text = sources_yaml(feeds, lambda fid: f"http://127.0.0.1:8999/feeds/{fid}", ("2s", "1s", "3s"))
     sources = load_sources(text, "demo-sources.yaml")
     assert [s.id for s in sources] == [f.id for f in feeds]
     assert [s.full_text for s in sources] == [f.full_text for f in feeds]
-    assert {s.interval for s in sources} == {2.0}
+    assert {(s.interval, s.min_interval, s.max_interval) for s in sources} == {(2.0, 1.0, 3.0)}
 
 
 def test_the_demo_refuses_a_prefix_that_overlaps_the_environments():

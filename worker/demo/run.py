@@ -42,7 +42,9 @@ from worker.demo.server import ReplayServer
 from worker.errors import DemoError
 
 DEFAULT_PREFIX = "marsad-demo:"
-POLL_INTERVAL = "2s"  # each demo feed is polled every 2 s: a new item shows within seconds
+# Each demo feed is polled every 2 s, and the adaptive schedule keeps it within 1-3 s: items
+# come every few seconds, and a new one must show within seconds.
+POLL_INTERVAL = ("2s", "1s", "3s")
 _STOP_TIMEOUT = 20.0
 
 
@@ -171,12 +173,7 @@ class Demo:
             "MARSAD_BROKER_URL": self.redis_url,
             "MARSAD_KEY_PREFIX": self.options.prefix,
             "MARSAD_ALLOW_PRIVATE_NETWORKS": "true",  # the replay server is on 127.0.0.1
-            # Feeds that change every few seconds are polled every few seconds: the tick, the
-            # default interval and the bounds an adaptive schedule keeps to (issue 6).
-            "MARSAD_TICK_INTERVAL": "1s",
-            "MARSAD_DEFAULT_INTERVAL": POLL_INTERVAL,
-            "MARSAD_MIN_INTERVAL": "1s",
-            "MARSAD_MAX_INTERVAL": "3s",
+            "MARSAD_TICK_INTERVAL": "1s",  # the sources' intervals are seconds (POLL_INTERVAL)
             # Every demo feed and page is on one host, 127.0.0.1, the demo's own server: the
             # per-site politeness a real site gets (issue 6) would only queue the demo's polls.
             "MARSAD_HOST_INTERVAL": "0",
