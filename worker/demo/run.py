@@ -174,8 +174,9 @@ class Demo:
             "MARSAD_KEY_PREFIX": self.options.prefix,
             "MARSAD_ALLOW_PRIVATE_NETWORKS": "true",  # the replay server is on 127.0.0.1
             "MARSAD_TICK_INTERVAL": "1s",  # the sources' intervals are seconds (POLL_INTERVAL)
-            # Every demo feed and page is on one host, 127.0.0.1, the demo's own server: the
-            # per-site politeness a real site gets (issue 6) would only queue the demo's polls.
+            # Every demo feed and page is on one host, 127.0.0.1, the demo's own server, which
+            # stands for every outlet it replays, each its own site in production: the per-site
+            # politeness a real site gets (issue 6) would only queue the demo's polls.
             "MARSAD_HOST_INTERVAL": "0",
             "MARSAD_HOST_CONCURRENCY": "8",
         }
