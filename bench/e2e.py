@@ -224,12 +224,17 @@ def measure_step(
     server: FaultServer,
     pub: Publisher,
     reader: StreamReader,
+    worker_pid: int = 0,
+    profile_at: float | None = None,
 ) -> dict[str, Any]:
     pub.set_rate(rate)
     time.sleep(warmup)
     a0, p0, t0 = articles_done(client, keys), pub.published, time.time()
+    spy = profile(worker_pid, rate, seconds) if profile_at == rate else None
     time.sleep(seconds)
     a1, p1, t1 = articles_done(client, keys), pub.published, time.time()
+    if spy is not None:
+        spy.wait(60)
     processed = (a1 - a0) / (t1 - t0)
     backlog_growth = (p1 - a1) - (p0 - a0)
     lat, poll_lag = [], []
@@ -254,12 +259,21 @@ def measure_step(
     }
 
 
+def profile(pid: int, rate: float, seconds: float) -> subprocess.Popen[bytes]:
+    """py-spy (sampling, from outside) on the worker and its pool processes for one step:
+    collapsed stacks in bench-e2e-<rate>.txt, for a look at where the time goes."""
+    out = Path(tempfile.gettempdir()) / f"bench-e2e-{rate:.0f}.txt"
+    print(f"profiling the workers at {rate:.0f}/s into {out}", file=sys.stderr)
+    args = ["py-spy", "record", "--pid", str(pid), "--subprocesses", "--duration", str(int(seconds))]
+    return subprocess.Popen([*args, "--rate", "50", "--format", "raw", "--output", str(out)], stdout=subprocess.DEVNULL)
+
+
 def delete_prefix(client: redis.Redis, prefix: str) -> None:
     for key in client.scan_iter(match=prefix + "*", count=1000):
         client.delete(key)
 
 
-def run(rates: list[float], warmup: float, seconds: float) -> dict[str, Any]:
+def run(rates: list[float], warmup: float, seconds: float, profile_at: float | None = None) -> dict[str, Any]:
     corpus, docs = load_documents()
     news = News.of(docs)
     rules = build_rules(docs)
@@ -309,7 +323,7 @@ def run(rates: list[float], warmup: float, seconds: float) -> dict[str, Any]:
         reader.start()
         measure_step(20, 5, 15, client, keys, server, pub, reader)  # warm-up: first polls, caches
         for rate in rates:
-            step = measure_step(rate, warmup, seconds, client, keys, server, pub, reader)
+            step = measure_step(rate, warmup, seconds, client, keys, server, pub, reader, worker.pid, profile_at)
             print(json.dumps(step), file=sys.stderr, flush=True)
             steps.append(step)
             if step["behind"]:
@@ -386,8 +400,9 @@ def main() -> None:
     p.add_argument("--warmup", type=float, default=8.0, help="seconds at each rate before measuring")
     p.add_argument("--step", type=float, default=20.0, help="seconds measured at each rate")
     p.add_argument("--no-docs", action="store_true", help="print only; leave docs/benchmarks.md alone")
+    p.add_argument("--profile-at", type=float, default=None, help="run py-spy on the workers during this rate's step")
     args = p.parse_args()
-    result = run([float(x) for x in args.rates.split(",")], args.warmup, args.step)
+    result = run([float(x) for x in args.rates.split(",")], args.warmup, args.step, args.profile_at)
     print(json.dumps(result, ensure_ascii=False))
     if not args.no_docs:
         write_docs(result)
