@@ -5,10 +5,11 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 REDIS_URL ?= $(or $(MARSAD_REDIS_URL),redis://127.0.0.1:6379/0)
 
-.PHONY: help install run redis test check format bench-pipeline bench-text bench-match bench-dedup bench-parse clean
+.PHONY: help install run demo redis test check format bench-pipeline bench-text bench-match bench-dedup bench-parse clean
 
 help:
 	@echo "make run    - install and run marsad (beat + worker), starting a private Redis if needed"
+	@echo "make demo   - install and run the offline demo (bundled feeds replayed; Ctrl-C stops)"
 	@echo "make test   - install and run the test suite"
 	@echo "make check  - ruff (lint + format check) and mypy"
 
@@ -26,6 +27,11 @@ redis: install
 
 run: redis
 	$(BIN)/marsad run
+
+# The offline demo: no network needed; it uses the Redis at MARSAD_REDIS_URL or starts a private,
+# throwaway redis-server of its own (docs/operations.md, "Demo").
+demo: install
+	$(BIN)/marsad demo
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

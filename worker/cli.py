@@ -21,7 +21,7 @@ from worker.cli_rules import add_rule_tools, cmd_explain, cmd_match, cmd_rules
 from worker.cli_web import add_web, cmd_web
 from worker.config import Settings, load_settings
 from worker.core.clean import clean_text, clean_title
-from worker.errors import ConfigError, InfrastructureError, Problem
+from worker.errors import ConfigError, DemoError, InfrastructureError, Problem
 from worker.logs import event
 
 
@@ -62,6 +62,11 @@ def _parser() -> argparse.ArgumentParser:
     add_tail_group_options(t)
     add_bus_tools(sub)
     add_web(sub)
+    d = sub.add_parser("demo", help="offline demo: replay bundled feeds, run beat, worker and page; Ctrl-C stops")
+    d.add_argument("--port", type=int, default=0, help="replay server port (default: a free one)")
+    d.add_argument("--web-port", type=int, default=0, help="live page port (default: a free one)")
+    d.add_argument("--prefix", default="marsad-demo:", help="key prefix of the demo's own (default marsad-demo:)")
+    d.add_argument("--verbose", action="store_true", help="the worker's and page's logs on the terminal")
     return p
 
 
@@ -232,6 +237,13 @@ def cmd_entities(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    """The whole system offline: replay server, Redis, beat + worker, page (issue 8)."""
+    from worker.demo.run import DemoOptions, run_demo
+
+    return run_demo(DemoOptions(args.port, args.web_port, args.prefix, args.verbose), settings)
+
+
 def cmd_stories(args: argparse.Namespace, settings: Settings) -> int:
     """Print {"id", "story"} per input article: the story assignment of the workers (issue 5)."""
     from worker.backtest import run
@@ -251,6 +263,7 @@ COMMANDS = {
     "stories": cmd_stories,
     "replay": cmd_replay,
     "web": cmd_web,
+    "demo": cmd_demo,
 }
 
 
@@ -264,7 +277,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return COMMANDS[args.command](args, settings)
     except ConfigError as e:
         return report_problems(e.problems)
-    except InfrastructureError as e:
+    except (InfrastructureError, DemoError) as e:
         print(f"marsad: {e}", file=sys.stderr)
         return EXIT_FAILURE
     except KeyboardInterrupt:

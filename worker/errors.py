@@ -10,7 +10,10 @@
     │   ├── FetchError           never raised out of a poll (see worker/poll.py)
     │   │   └── BlockedAddress     the URL resolves to a private address and that is not allowed
     │   └── FeedParseError
-    └── InfrastructureError    our own Redis failed: the only reason a task retries
+    ├── InfrastructureError    our own Redis failed: the only reason a task retries
+    └── DemoError              ``marsad demo`` cannot start (its bundled data is unreadable, no
+                               Redis answers and there is no redis-server to start, a port is
+                               taken)
 
 Third-party exceptions are converted at the edge (adapters/) with ``raise ... from e``.
 """
@@ -81,3 +84,7 @@ class FeedParseError(FeedError):
 
 class InfrastructureError(MarsadError):
     """Our own Redis failed (unreachable, timed out). Tasks retry on this and only this."""
+
+
+class DemoError(MarsadError):
+    """``marsad demo`` cannot start; the message says why and what to do."""

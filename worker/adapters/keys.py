@@ -202,6 +202,11 @@ class Keys:
     def heartbeat(self, task: str) -> str:
         return f"{self.prefix}heartbeat:{task}"
 
+    @property
+    def everything(self) -> str:
+        """A SCAN pattern for every key under the prefix (``marsad demo`` deletes its own at exit)."""
+        return f"{self.prefix}*"
+
     # --- Celery ---------------------------------------------------------------------------
     @property
     def celery_prefix(self) -> str:
