@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 REDIS_URL ?= $(or $(MARSAD_REDIS_URL),redis://127.0.0.1:6379/0)
 
-.PHONY: help install run demo redis test check format bench-pipeline bench-text bench-match bench-dedup bench-parse clean
+.PHONY: help install run demo redis test check format bench-pipeline bench-text bench-match bench-dedup bench-parse bench-web clean
 
 help:
 	@echo "make run    - install and run marsad (beat + worker), starting a private Redis if needed"
@@ -68,6 +68,11 @@ bench-dedup: install
 bench-parse: install
 	$(BIN)/pip install --quiet 'feedparser-rs>=0.7.1'
 	$(BIN)/python bench/parse.py
+
+# Issue 8: metrics recording per poll, /metrics and /readyz latency, SSE delivery latency;
+# writes docs/benchmarks.md.
+bench-web: install
+	$(BIN)/python bench/web.py
 
 clean:
 	rm -rf $(VENV) .marsad .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -131,6 +131,9 @@ def test_metrics_without_redis_say_so(prefix: str) -> None:
         assert ready.status_code == 503
         assert ready.json()["checks"][0] == {"name": "redis", "ok": False, "detail": "ConnectionError"}
         assert c.get("/healthz").status_code == 200  # the process is up all the same
+        for path in ("/", "/api/summary"):
+            page = c.get(path)
+            assert (page.status_code, page.text) == (503, "503: Redis does not answer\n")
 
 
 def test_readyz_needs_a_recent_tick_and_a_consumed_poll_queue(
@@ -251,3 +254,19 @@ def test_token_is_required_when_set(tmp_path: Path, prefix: str) -> None:
         assert token not in web.output()  # never logged
     finally:
         web.stop()
+
+
+def test_web_refuses_a_namespace_of_another_key_layout(redis_client: redis.Redis, prefix: str) -> None:
+    redis_client.set(Keys(prefix).layout, "1")
+    env = {"MARSAD_REDIS_URL": REDIS_URL, "MARSAD_KEY_PREFIX": prefix, "PATH": "/usr/bin:/bin"}
+    r = subprocess.run(
+        [sys.executable, "-m", "worker.cli", "web", "--port", "1"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert r.returncode == 2
+    assert "use key layout 1, this marsad uses layout" in r.stderr and "Traceback" not in r.stderr
+    assert redis_client.get(Keys(prefix).layout) == "1"  # the web service wrote nothing

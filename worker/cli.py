@@ -119,6 +119,10 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_once(args: argparse.Namespace, settings: Settings) -> int:
+    import time
+
+    from worker.adapters.keys import Keys
+    from worker.adapters.metrics import Metrics
     from worker.poll import Runtime, poll_feed
 
     sources = read_sources(settings.sources_file)
@@ -130,8 +134,10 @@ def cmd_once(args: argparse.Namespace, settings: Settings) -> int:
     rt = Runtime.build(settings, ruleset.rules, entities=ruleset.entities)
     failed = 0
     try:
+        metrics = Metrics(rt.redis, Keys(settings.key_prefix))
         for source in sources:
             report = poll_feed(rt, source)
+            metrics.record_report(report, time.time())
             failed += report.failed
             for alert in report.published:
                 print(alert.payload, flush=True)

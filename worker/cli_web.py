@@ -34,6 +34,26 @@ def is_loopback(host: str) -> bool:
         return False  # a host name: it may resolve to anything
 
 
+def _check_layout(settings: Settings) -> None:
+    """Refuse (ConfigError, exit 2) a namespace of another key layout: the page would read the
+    wrong keys and show nothing. Read-only, unlike the workers' check; a Redis that does not
+    answer yet is no reason to stay down (``/readyz`` reports it)."""
+    from worker.adapters.keys import LAYOUT, Keys
+    from worker.adapters.layout import ensure_layout, stored_layout
+    from worker.adapters.redisconn import connect
+    from worker.errors import InfrastructureError
+
+    keys = Keys(settings.key_prefix)
+    client = connect(settings)
+    try:
+        if stored_layout(client, keys) not in (None, LAYOUT):
+            ensure_layout(client, keys)  # writes nothing here: raises the one refusal message
+    except InfrastructureError:
+        pass
+    finally:
+        client.close()
+
+
 def cmd_web(args: argparse.Namespace, settings: Settings) -> int:
     if not is_loopback(args.host) and settings.web_token is None:
         print(
@@ -45,6 +65,7 @@ def cmd_web(args: argparse.Namespace, settings: Settings) -> int:
     if not 0 < args.port < 65536:
         print(f"marsad: --port must be between 1 and 65535, not {args.port}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    _check_layout(settings)
     import uvicorn
 
     from worker.web.app import create_app

@@ -158,7 +158,11 @@ def create_app(settings: Settings) -> Starlette:
             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
         )
 
+    def redis_down(request: Request, exc: Exception) -> Response:
+        return PlainTextResponse("503: Redis does not answer\n", 503)
+
     app = Starlette(
+        exception_handlers={redis.RedisError: redis_down},
         routes=[
             Route("/", page),
             Route("/events", events),

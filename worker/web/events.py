@@ -9,14 +9,17 @@ everything after them, so a reload shows the same list plus what arrived meanwhi
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import AsyncIterator
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import redis.asyncio as aioredis
+from redis.exceptions import RedisError
 
 from worker.adapters.keys import Keys
+from worker.logs import event
 from worker.web.i18n import when
 
 BACKLOG = 50
@@ -54,7 +57,19 @@ def _entries(raw: Any) -> list[tuple[str, dict[str, str]]]:
 async def alert_events(
     client: aioredis.Redis, keys: Keys, last_id: str | None, lang: str, tz: ZoneInfo
 ) -> AsyncIterator[str]:
+    """The event stream of one connection. If Redis fails, the stream ends: the browser
+    reconnects after ``RETRY_MS`` with the last id it got, so nothing is lost."""
     yield f"retry: {RETRY_MS}\n\n"
+    try:
+        async for chunk in _alerts(client, keys, last_id, lang, tz):
+            yield chunk
+    except RedisError as e:
+        event("web.events_failed", logging.WARNING, error=f"{type(e).__name__}: {e}")
+
+
+async def _alerts(
+    client: aioredis.Redis, keys: Keys, last_id: str | None, lang: str, tz: ZoneInfo
+) -> AsyncIterator[str]:
     if last_id is None:
         newest = _entries(await client.xrevrange(keys.stream, count=BACKLOG))
         for entry_id, fields in reversed(newest):
