@@ -23,6 +23,7 @@ class Route:
     location: str | None = None
     etag: bool = True
     gzip: bool = False
+    headers: dict[str, str] = field(default_factory=dict)  # extra response headers
 
     @property
     def tag(self) -> str:
@@ -64,6 +65,7 @@ class FeedServer:
                 if route.location:
                     self.send_response(route.status)
                     self.send_header("Location", route.location)
+                    self.send_header("Content-Length", "0")
                     self.end_headers()
                     return
                 if route.status == 200 and route.etag and headers.get("if-none-match") == route.tag:
@@ -79,6 +81,8 @@ class FeedServer:
                     self.send_header("Content-Encoding", "gzip")
                 if route.etag:
                     self.send_header("ETag", route.tag)
+                for name, value in route.headers.items():
+                    self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(body)
 

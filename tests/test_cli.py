@@ -136,7 +136,7 @@ def test_once_prints_new_alerts_then_nothing(
     assert first.returncode == 0, first.stderr  # one source failed, not all
     alerts = [json.loads(line) for line in first.stdout.splitlines()]
     assert [a["rule"] for a in alerts] == ["iran-pakistan"]
-    assert "event=feed.failed feed=broken status=http http=500" in first.stderr
+    assert "event=feed.failed feed=broken status=temporary_error http=500" in first.stderr
     assert redis_client.xlen(prefix + "alerts") == 1
 
     second = marsad("once", "--sources", str(sources), "--rules", str(RULES), env=env)

@@ -54,6 +54,34 @@ def test_load_sources_good_file() -> None:
     ]
 
 
+def test_schedule_fields_of_a_source() -> None:
+    text = """\
+- id: aljazeera
+  url: https://www.aljazeera.net/aljazeerarss
+  interval: 2m
+  min_interval: 30s
+  max_interval: 2h
+  conditional: false
+  type: rss
+- id: hespress-sitemap
+  url: https://www.hespress.com/news-sitemap.xml
+  type: sitemap
+"""
+    assert load_sources(text, "sources.yaml") == [
+        Source(
+            "aljazeera",
+            "https://www.aljazeera.net/aljazeerarss",
+            interval=120.0,
+            min_interval=30.0,
+            max_interval=7200.0,
+            conditional=False,
+            type="rss",
+        ),
+        Source("hespress-sitemap", "https://www.hespress.com/news-sitemap.xml", type="sitemap"),
+    ]
+    assert load_sources(GOOD_SOURCES, "sources.yaml")[0].conditional is True
+
+
 def test_load_rules_good_file() -> None:
     text = """\
 - id: iran-pakistan
@@ -111,6 +139,14 @@ def test_shipped_config_files_load() -> None:
         ),
         ("- id: bbc\n  url: https://a.example/\n  language: Arabic\n", "sources.yaml:3:13: language 'Arabic'"),
         ("- id: bbc\n  url: https://a.example/\n  language: عربي\n", "sources.yaml:3:13: language"),
+        ("- id: bbc\n  url: https://a.example/\n  type: xml\n", "sources.yaml:3:9: type 'xml' must be one of: auto,"),
+        ("- id: bbc\n  url: https://a.example/\n  min_interval: soon\n", "sources.yaml:3:17: min_interval: 'soon'"),
+        ("- id: bbc\n  url: https://a.example/\n  max_interval: 0\n", "sources.yaml:3:17: max_interval must be"),
+        ("- id: bbc\n  url: https://a.example/\n  conditional: maybe\n", "sources.yaml:3:16: expected true or false"),
+        (
+            "- id: bbc\n  url: https://a.example/\n  min_interval: 2h\n  max_interval: 30m\n",
+            "sources.yaml:4:17: max_interval 30m is below min_interval 2h",
+        ),
     ],
 )
 def test_bad_sources(text: str, expected: str) -> None:
@@ -221,7 +257,8 @@ def test_several_problems_are_reported_together_in_file_order() -> None:
 """
     assert problems(load_sources, text, "config/sources.yaml") == [
         "config/sources.yaml:2:8: url 'ftp://feeds.bbci.co.uk/arabic/rss.xml' must be an http:// or https:// address",
-        "config/sources.yaml:3:3: unknown key 'intervall'; expected one of: id, url, language, interval, full_text",
+        "config/sources.yaml:3:3: unknown key 'intervall'; expected one of: id, url, language, interval, full_text,"
+        " type, min_interval, max_interval, conditional",
         "config/sources.yaml:4:7: duplicate id 'bbc' (first on line 1)",
         "config/sources.yaml:6:13: interval: 'soon' is not a duration; write it as 90s, 5m, 1h or 2d",
         "config/sources.yaml:7:3: missing 'id'",

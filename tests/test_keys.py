@@ -156,7 +156,13 @@ def test_every_multi_key_operation_runs_on_a_cluster_node(cluster_node: str, fee
     sources = [Source("wire", wire), Source("other", other)]
     state.sync_sources(sources, time.time())
     assert sorted(state.claim_due(time.time(), 60, 10)) == ["other", "wire"]
-    state.save_feed("wire", FeedState(failures=1), time.time() + 60, 3600)
+    # the state script, with a feed-events entry in the same round trip (another slot)
+    change = {"type": "feed.state", "feed": "wire", "from": "active", "to": "backing_off"}
+    state.save_feed("wire", FeedState(state="backing_off", failures=1, next_due=time.time() + 60), 3600, change)
+    state.save_feed("wire", FeedState(state="disabled", soft_failures=30), 3600)  # out of the due set
+    assert state.enable("wire", time.time(), 3600) is not None
+    assert client.xlen(keys.feed_events) == 2
+    assert state.add_source(Source("live", wire), time.time()) and state.remove_source("live")  # marsad sources
 
     rt = Runtime.build(settings, RULES)
     try:

@@ -59,7 +59,7 @@ def test_seed_article_alerts_once_with_artifacts_gone(rt: Runtime, feed_server: 
 
     # Unchanged feed: the server answers 304 to the stored ETag; nothing new, nothing published.
     again = poll_feed(rt, source)
-    assert again.outcome == "not-modified" and again.published == []
+    assert again.outcome == "not_modified" and again.published == []
     assert feed_server.hits("/feed.xml")[-1].get("if-none-match")
     assert len(stream(redis_client, Keys(prefix))) == 1
 
@@ -112,15 +112,15 @@ def _free_port() -> int:
 
 
 @pytest.mark.parametrize(
-    ("path", "route", "outcome"),
+    ("path", "route", "outcome", "detail"),
     [
-        ("/500.xml", {"status": 500, "body": b"oops"}, "http"),
-        ("/404.xml", None, "http"),
-        ("/malformed.xml", {"body": b"<html><body><p>not a feed</p>"}, "unparsable"),
-        ("/slow.xml", {"body": b"<rss/>", "delay": 3.0}, "timeout"),
+        ("/500.xml", {"status": 500, "body": b"oops"}, "temporary_error", "HTTP 500"),
+        ("/404.xml", None, "permanent_error", "HTTP 404"),
+        ("/malformed.xml", {"body": b"<html><body><p>not a feed</p>"}, "permanent_error", "unparsable: "),
+        ("/slow.xml", {"body": b"<rss/>", "delay": 3.0}, "temporary_error", "timeout: "),
     ],
 )
-def test_bad_feed_is_an_outcome_with_backoff(rt, feed_server, redis_client, prefix, path, route, outcome):
+def test_bad_feed_is_an_outcome_with_backoff(rt, feed_server, redis_client, prefix, path, route, outcome, detail):
     url = feed_server.route(path, **route) if route else feed_server.url(path)
     keys = Keys(prefix)
     rt.state.sync_sources([Source("bad", url)], now=0)
@@ -128,20 +128,23 @@ def test_bad_feed_is_an_outcome_with_backoff(rt, feed_server, redis_client, pref
 
     report = poll_feed(rt, Source("bad", url), now=now)
 
-    assert report.outcome == outcome and report.failed
+    assert report.outcome == outcome and report.failed and report.error.startswith(detail)
     state = rt.state.feed_state("bad")
-    assert state.failures == 1 and state.last_status == outcome and state.last_error
+    assert state.failures == 1 and state.last_status == outcome and state.last_error == report.error
+    assert state.state == "backing_off"
     first_due = redis_client.zscore(keys.due, "bad")
-    # Backed off: 2 x the interval (300 s) for the first failure, more for the second.
-    assert first_due >= now + 2 * rt.settings.default_interval
+    # Backed off: 2 x the interval (300 s) for the first failure with equal jitter (half of it
+    # random), 4 x for the second.
+    assert first_due >= now + rt.settings.default_interval
     poll_feed(rt, Source("bad", url), now=now)
     assert rt.state.feed_state("bad").failures == 2
-    assert redis_client.zscore(keys.due, "bad") >= now + 4 * rt.settings.default_interval
+    assert redis_client.zscore(keys.due, "bad") >= now + 2 * rt.settings.default_interval
 
 
 def test_refused_connection_is_an_outcome(rt: Runtime):
     report = poll_feed(rt, Source("down", f"http://127.0.0.1:{_free_port()}/feed.xml"))
-    assert report.outcome == "connect" and rt.state.feed_state("down").failures == 1
+    assert report.outcome == "temporary_error" and report.error.startswith("connect: ")
+    assert rt.state.feed_state("down").failures == 1
 
 
 def test_recovery_resets_failures(rt: Runtime, feed_server: FeedServer):
@@ -174,7 +177,8 @@ def test_windows_1256_feed(rt: Runtime, feed_server: FeedServer, redis_client, p
 def test_too_large_feed(settings: Settings, feed_server: FeedServer):
     rt = Runtime.build(settings.model_copy(update={"max_feed_bytes": 2048}), RULES)
     url = feed_server.route("/big.xml", rss(seed_item("https://news.example.com/big")))
-    assert poll_feed(rt, Source("big", url)).outcome == "too-large"
+    report = poll_feed(rt, Source("big", url))
+    assert report.outcome == "permanent_error" and report.error.startswith("too-large: ")
     rt.close()
 
 
@@ -238,13 +242,13 @@ def test_unexpected_error_is_recorded_as_a_failure_not_a_poison_feed(rt: Runtime
     url = feed_server.route("/x.xml", rss(seed_item("https://news.example.com/x")))
     rt.state.sync_sources([Source("x", url)], now=0)
     report = poll_feed(rt, Source("x", url), now=1000.0)
-    assert report.outcome == "error" and "matcher exploded" in (report.error or "")
+    assert report.outcome == "temporary_error" and "matcher exploded" in (report.error or "")
     assert rt.state.feed_state("x").failures == 1
-    assert rt.redis.zscore(Keys(rt.settings.key_prefix).due, "x") >= 1000 + 2 * rt.settings.default_interval
+    assert rt.redis.zscore(Keys(rt.settings.key_prefix).due, "x") >= 1000 + rt.settings.default_interval
 
 
 def test_undated_entry_gets_the_fetch_time_and_date_missing(rt: Runtime, feed_server: FeedServer, redis_client, prefix):
-    rt.state.save_feed("nd", FeedState(last_ok=1.0), 0, 60)  # polled before: not a first poll
+    rt.state.save_feed("nd", FeedState(last_success=1.0, next_due=0), 60)  # polled before: not a first poll
     link = "https://news.example.com/nd"
     body = rss(f"<item><title>خبر</title><link>{link}</link><description>إيران وباكستان</description></item>")
     url = feed_server.route("/nd.xml", body)

@@ -83,8 +83,8 @@ def test_metrics_move_with_real_polls(
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
     m = samples(r.text)
     assert m[("marsad_polls_total", (("outcome", "ok"),))] == 1
-    assert m[("marsad_polls_total", (("outcome", "not-modified"),))] == 1
-    assert m[("marsad_polls_total", (("outcome", "connect"),))] == 1
+    assert m[("marsad_polls_total", (("outcome", "not_modified"),))] == 1
+    assert m[("marsad_polls_total", (("outcome", "temporary_error"),))] == 1
     assert m[("marsad_articles_total", ())] == 1
     assert m[("marsad_alerts_total", (("rule", "iran-pakistan"),))] == 1
     # The seed entry is 10 minutes old: the latency lands in the (300, 600] or (600, 1800] bucket.

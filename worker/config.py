@@ -51,9 +51,13 @@ class Settings(BaseSettings):
     entities_file: str = "config/entities.yaml"
 
     tick_interval: PositiveDuration = 5.0
+    # The schedule (issue 6, core/schedule.py): a feed starts at default_interval (or its own
+    # ``interval``) and adapts within min_interval..max_interval (or the source's own bounds).
     default_interval: PositiveDuration = 300.0
-    min_interval: PositiveDuration = 30.0
+    min_interval: PositiveDuration = 60.0
+    max_interval: PositiveDuration = 3600.0
     max_backoff: PositiveDuration = 6 * 3600.0
+    disable_after: int = Field(default=30, ge=1)  # soft failures in a row before a feed is disabled
     poll_lease: PositiveDuration = 900.0
     tick_batch: int = Field(default=500, ge=1)
 
@@ -127,6 +131,8 @@ class Settings(BaseSettings):
     def _limits(self) -> Settings:
         if self.task_soft_time_limit >= self.task_time_limit:
             raise ValueError("MARSAD_TASK_SOFT_TIME_LIMIT must be below MARSAD_TASK_TIME_LIMIT")
+        if self.min_interval > self.max_interval:
+            raise ValueError("MARSAD_MIN_INTERVAL must not be above MARSAD_MAX_INTERVAL")
         return self
 
     @property

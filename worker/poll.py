@@ -5,8 +5,11 @@ story.updated events for later articles of an alerted story) -> mark seen -> nex
 time. Both the Celery task and ``marsad once`` call ``poll_feed``, so the
 inline command and the worker run the same code.
 
-A feed failure (timeout, refused, HTTP error, unparsable) is an outcome stored in the feed's
-state with a backoff; only InfrastructureError (our Redis) escapes, and the task retries on it.
+Every poll ends in one outcome (ok, not_modified, temporary_error, rate_limited,
+permanent_error, gone; or deferred by politeness): core/fetch_policy.py reads it from the fetch,
+core/schedule.py turns it into the feed's next state, health and due time. A feed failure is an
+outcome stored in the feed's state; only InfrastructureError (our Redis) escapes, and the task
+retries on it.
 """
 
 from __future__ import annotations
@@ -27,16 +30,16 @@ from worker.adapters.state import State
 from worker.adapters.stories import StoryIndex
 from worker.config import Settings
 from worker.core.alerts import article_json
-from worker.core.fetch_policy import conditional_headers
+from worker.core.fetch_policy import conditional_headers, failed_processing, fetch_outcome, parse_failed
 from worker.core.match import Matcher, Rule
 from worker.core.parse import parse_feed
 from worker.core.pipeline import alerts_for, candidates, identify_language
-from worker.core.schedule import next_poll_at, next_state
+from worker.core.schedule import Limits, Observation, advance, current_url, limits_for, state_change
 from worker.core.stories import StoryParams, member_of
 from worker.errors import FeedParseError, InfrastructureError
 from worker.fulltext import fill
 from worker.logs import event
-from worker.models import Alert, FetchResult, ParsedFeed, Source
+from worker.models import Alert, Article, FeedState, Outcome, ParsedFeed, Source
 
 
 @dataclass
@@ -76,36 +79,80 @@ class Runtime:
         self.redis.close()
 
 
+STAGES = ("fetch", "parse", "clean", "dedup", "match", "publish")
+
+
 @dataclass(frozen=True)
 class PollReport:
+    """What one poll did, for logs, ``marsad once`` and the metrics. ``timings`` holds seconds
+    per stage (STAGES; full-text page fetches count as fetch, language identification as clean);
+    ``duplicates`` the entries dropped as seen or joined to a known text under another URL."""
+
     feed: str
-    outcome: str  # "ok", "not-modified", or a failure kind
+    outcome: str  # one of models.OUTCOMES, or "deferred" (politeness: not polled now)
     entries: int = 0
     new: int = 0
     published: list[Alert] = field(default_factory=list)
     error: str | None = None
+    duplicates: int = 0
+    alerts: int = 0
+    timings: dict[str, float] = field(default_factory=dict)
+    fetched_at: float = 0.0  # wall clock (Unix seconds) when the poll started
+    status: int | None = None  # HTTP status, when one was received
+    state: str = "active"  # the feed's health after the poll
+    next_due: float | None = None
 
     @property
     def failed(self) -> bool:
-        return self.outcome not in ("ok", "not-modified")
+        return self.outcome not in ("ok", "not_modified", "deferred")
 
 
-def _process(rt: Runtime, source: Source, parsed: ParsedFeed, now: float, first_poll: bool) -> tuple[int, list[Alert]]:
+class _Stopwatch:
+    """Adds the time since the previous lap to a stage: a lap right after each stage's call
+    charges every stage its own time, however the loop around them continues."""
+
+    def __init__(self, timings: dict[str, float]) -> None:
+        self.timings = timings
+        self.t = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        t = time.perf_counter()
+        self.timings[stage] = self.timings.get(stage, 0.0) + t - self.t
+        self.t = t
+
+
+@dataclass(frozen=True)
+class _Processed:
+    candidates: int = 0  # articles in the feed (one per article id)
+    fresh: list[Article] = field(default_factory=list)
+    copies: int = 0
+    published: list[Alert] = field(default_factory=list)
+
+
+def _process(
+    rt: Runtime, source: Source, parsed: ParsedFeed, now: float, first_poll: bool, watch: _Stopwatch
+) -> _Processed:
     s = rt.settings
     cands = candidates(source, parsed.entries, parsed.language, now, s.max_article_age, first_poll)
+    watch.lap("clean")
     fresh, copies = rt.state.triage([c.article for c in cands])
+    watch.lap("dedup")
     if source.full_text:
         fresh = fill(rt.fetcher, fresh, s.full_text_max_per_poll)
+        watch.lap("fetch")
     fresh, copies = [identify_language(a) for a in fresh], [identify_language(a) for a in copies]
+    watch.lap("clean")
     too_old = {c.article.id for c in cands if c.too_old}
     published: list[Alert] = []
     for article in fresh + copies:
         story = rt.stories.assign(member_of(article), now)
+        watch.lap("dedup")
         if story.via != "new":
             event("story.joined", logging.DEBUG, article=article.id, story=story.story, via=story.via)
         if article.id in too_old:
             continue  # archive: recorded (story and seen) but no alert and no story update
         alerts = alerts_for(article, story.story, rt.matcher)
+        watch.lap("match")
         if not alerts:
             continue
         for alert in rt.publisher.publish_article(
@@ -113,52 +160,112 @@ def _process(rt: Runtime, source: Source, parsed: ParsedFeed, now: float, first_
         ):
             published.append(alert)
             event("alert.published", alert=alert.id, rule=alert.rule, story=story.story, feed=source.id)
+        watch.lap("publish")
     rt.state.mark_seen(fresh + copies, s.dedup_ttl)
-    return len(fresh), published
+    watch.lap("publish")
+    return _Processed(len(cands), fresh, len(copies), published)
 
 
-def poll_feed(rt: Runtime, source: Source, now: float | None = None) -> PollReport:
-    started = time.monotonic()
-    now = time.time() if now is None else now
-    s = rt.settings
-    state = rt.state.feed_state(source.id)
-    result = FetchResult("error")
-    failure: tuple[str, str] | None = None
-    entries, new, published = 0, 0, list[Alert]()
+def _delays(fresh: Sequence[Article], now: float, max_age: float) -> tuple[float, ...]:
+    """Publication -> first sight of new articles with a date of their own, within the age
+    limit (an old entry newly seen is a backfill, not a delay of ours)."""
+    out = []
+    for a in fresh:
+        delay = now - a.published
+        if not a.date_missing and delay >= 0 and (not max_age or delay <= max_age):
+            out.append(delay)
+    return tuple(out)
+
+
+def limits(settings: Settings, source: Source) -> Limits:
+    s = settings
+    defaults = (s.default_interval, s.min_interval, s.max_interval)
+    return limits_for(
+        source.interval, source.min_interval, source.max_interval, defaults, s.max_backoff, s.disable_after
+    )
+
+
+def _fetch_and_process(
+    rt: Runtime, source: Source, state: FeedState, now: float, watch: _Stopwatch
+) -> tuple[Outcome, ParsedFeed | None, _Processed]:
+    """Fetch, and for a new body parse and process it. Every feed failure comes back as an
+    Outcome; only InfrastructureError (our Redis) escapes."""
+    outcome = Outcome("temporary_error", "error: not fetched")
+    parsed: ParsedFeed | None = None
     try:
-        result = rt.fetcher.fetch(source.url, conditional_headers(state))
-        if result.outcome == "ok":
-            parsed = parse_feed(result.body, result.headers, result.final_url or source.url)
-            entries = len(parsed.entries)
-            new, published = _process(rt, source, parsed, now, first_poll=state.last_ok is None)
+        url = current_url(state, source.url)
+        result = rt.fetcher.fetch(url, conditional_headers(state, source.conditional))
+        watch.lap("fetch")
+        outcome = fetch_outcome(result, state, now)
+        if result.moved_to:
+            event("feed.redirected", logging.INFO, feed=source.id, url=url, to=result.moved_to)
+        if outcome.kind != "ok":
+            return outcome, None, _Processed()
+        parsed = parse_feed(result.body, result.headers, result.final_url or url, kind=source.type)
+        watch.lap("parse")
+        return outcome, parsed, _process(rt, source, parsed, now, state.last_success is None, watch)
     except FeedParseError as e:
-        failure = ("unparsable", str(e))
+        return parse_failed(outcome, str(e)), None, _Processed()
     except InfrastructureError:
         raise  # our Redis: the task retries
     except Exception as e:
         # A bug, or the task's soft time limit: logged loudly, and recorded like any failure so
         # that one feed cannot poison the schedule (it backs off instead of coming back forever).
         logging.getLogger("marsad").exception("event=feed.error feed=%s", source.id)
-        failure = ("error", f"{type(e).__name__}: {e}")
-    new_state = next_state(state, result, now, failure)
-    interval = max(source.interval or s.default_interval, s.min_interval)
-    next_due = next_poll_at(new_state, interval, now, s.max_backoff, random.random())
-    rt.state.save_feed(source.id, new_state, next_due, s.dedup_ttl)
-    report = PollReport(source.id, new_state.last_status or "error", entries, new, published, new_state.last_error)
-    if result.moved_to:
-        event("feed.moved", logging.WARNING, feed=source.id, url=source.url, to=result.moved_to)
+        return failed_processing(outcome, f"{type(e).__name__}: {e}"), parsed, _Processed()
+
+
+def poll_feed(rt: Runtime, source: Source, now: float | None = None) -> PollReport:
+    started = time.perf_counter()
+    now = time.time() if now is None else now
+    s = rt.settings
+    state = rt.state.feed_state(source.id)
+    timings = dict.fromkeys(STAGES, 0.0)
+    outcome, parsed, done = _fetch_and_process(rt, source, state, now, _Stopwatch(timings))
+    entries = len(parsed.entries) if parsed else 0
+    observed = Observation(
+        outcome,
+        source.url,
+        entries=done.candidates if parsed else None,
+        new=len(done.fresh) + done.copies,
+        delays=_delays(done.fresh, now, s.max_article_age) if state.last_success is not None else (),
+        ttl=parsed.ttl if parsed else None,
+    )
+    after = advance(state, observed, limits(s, source), now, random.random())
+    if outcome.kind == "deferred":
+        rt.state.defer(source.id, after.next_due or now)
+    else:
+        change = state_change(state, after, source.id, now)
+        rt.state.save_feed(source.id, after, s.dedup_ttl, change)
+        if change:
+            event("feed.state", logging.WARNING, **{k: v for k, v in change.items() if k not in ("schema", "at")})
+    report = PollReport(
+        source.id,
+        outcome.kind,
+        entries,
+        len(done.fresh),
+        done.published,
+        outcome.error,
+        duplicates=done.candidates - len(done.fresh),
+        alerts=len(done.published),
+        timings=timings,
+        fetched_at=now,
+        status=outcome.status,
+        state=after.state,
+        next_due=after.next_due,
+    )
     event(
-        "feed.failed" if report.failed else "feed.polled",
-        logging.WARNING if report.failed else logging.INFO,
+        "feed.failed" if report.failed else "feed.deferred" if outcome.kind == "deferred" else "feed.polled",
+        logging.WARNING if report.failed else logging.DEBUG if outcome.kind == "deferred" else logging.INFO,
         feed=source.id,
         status=report.outcome,
-        http=result.status,
+        http=outcome.status,
         entries=entries,
-        new=new,
-        alerts=len(published),
-        failures=new_state.failures or None,
+        new=report.new,
+        alerts=report.alerts,
+        failures=after.failures or None,
         error=report.error,
-        duration_ms=round((time.monotonic() - started) * 1000),
+        duration_ms=round((time.perf_counter() - started) * 1000),
     )
     return report
 

@@ -38,7 +38,13 @@ name                                   type    holds
 <p>layout                              string  the key layout version (``LAYOUT``); see below
 <p>{<p>schedule}:due                   zset    feed id -> when it is next due (Unix seconds)
 <p>{<p>schedule}:sources               hash    feed id -> Source as JSON (from sources.yaml)
-<p>{<p>schedule}:feed:<id>             hash    FeedState fields (etag, last_modified, ...)
+<p>{<p>schedule}:feed:<id>             hash    FeedState fields: health (state, last_status,
+                                               failures, items_per_day, median_delay,
+                                               next_due, url ...) and validators (etag,
+                                               last_modified, body_hash); models.FeedState
+<p>feed-events                         stream  a feed's health changed (to backing_off,
+                                               disabled, gone, back to active) or its URL
+                                               moved: field ``event`` = JSON (approx. MAXLEN)
 <p>rules                               hash    the live rule set: version, rules_text, ...
 <p>seen:url:<article id>               string  text hash last processed for this URL (TTL)
 <p>seen:text:<text hash>               string  article id that first processed this text (TTL)
@@ -125,6 +131,12 @@ class Keys:
 
     def feed(self, feed_id: str) -> str:
         return self._tagged("schedule", f"feed:{feed_id}")
+
+    @property
+    def feed_events(self) -> str:
+        """Public name, untagged: appended in the same round trip as the state save, but not in
+        its script (a stream in the schedule's slot would need a tagged name)."""
+        return f"{self.prefix}feed-events"
 
     @property
     def rules(self) -> str:

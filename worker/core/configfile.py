@@ -19,7 +19,7 @@ from worker.core.durations import parse_duration
 from worker.core.match import Rule
 from worker.core.query import parse_query
 from worker.errors import ConfigError, Problem, QueryError
-from worker.models import Source
+from worker.models import SOURCE_TYPES, Source
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _LANG = re.compile(r"^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$")
@@ -137,12 +137,19 @@ def _check_url(url: str) -> str | None:
     return None
 
 
-def _check_interval(value: str) -> str | None:
-    try:
-        seconds = parse_duration(value)
-    except ValueError as e:
-        return f"interval: {e}"
-    return None if seconds > 0 else "interval must be more than zero"
+def _check_duration(name: str) -> Callable[[str], str | None]:
+    def check(value: str) -> str | None:
+        try:
+            seconds = parse_duration(value)
+        except ValueError as e:
+            return f"{name}: {e}"
+        return None if seconds > 0 else f"{name} must be more than zero"
+
+    return check
+
+
+def _check_type(value: str) -> str | None:
+    return None if value in SOURCE_TYPES else f"type {value!r} must be one of: {', '.join(SOURCE_TYPES)}"
 
 
 _TRUE = ("true", "yes", "on")
@@ -157,24 +164,62 @@ def _check_language(value: str) -> str | None:
     return None if _LANG.match(value) else f"language {value!r} must be a code such as ar, fa, ur or en"
 
 
+_SOURCE_KEYS = {
+    "id": True,
+    "url": True,
+    "language": False,
+    "interval": False,
+    "full_text": False,
+    "type": False,
+    "min_interval": False,
+    "max_interval": False,
+    "conditional": False,
+}
+_DURATIONS = ("interval", "min_interval", "max_interval")
+
+
+def _seconds(item: _Item, key: str) -> float | None:
+    return parse_duration(item.values[key].value) if key in item.values else None
+
+
+def _flag(item: _Item, key: str, default: bool) -> bool:
+    return item.values[key].value.lower() in _TRUE if key in item.values else default
+
+
+def _check_bounds(r: _Reader, item: _Item) -> None:
+    lo, hi = item.values.get("min_interval"), item.values.get("max_interval")
+    if lo is None or hi is None or r.problems:
+        return
+    if parse_duration(lo.value) > parse_duration(hi.value):
+        r.at(hi, f"max_interval {hi.value} is below min_interval {lo.value}")
+
+
 def load_sources(text: str, path: str = "sources.yaml") -> list[Source]:
     """Parse sources.yaml; raises ConfigError listing every problem."""
     r = _Reader(path, text)
-    items = r.items("sources", {"id": True, "url": True, "language": False, "interval": False, "full_text": False})
+    items = r.items("sources", _SOURCE_KEYS)
     r.unique_ids(items)
     for item in items:
         r.check(item.values.get("url"), _check_url)
-        r.check(item.values.get("interval"), _check_interval)
+        for key in _DURATIONS:
+            r.check(item.values.get(key), _check_duration(key))
         r.check(item.values.get("language"), _check_language)
+        r.check(item.values.get("type"), _check_type)
         r.check(item.values.get("full_text"), _check_bool)
+        r.check(item.values.get("conditional"), _check_bool)
+        _check_bounds(r, item)
     r.raise_if_any()
     return [
         Source(
             id=i.values["id"].value,
             url=i.values["url"].value,
             language=i.values["language"].value if "language" in i.values else None,
-            interval=parse_duration(i.values["interval"].value) if "interval" in i.values else None,
-            full_text="full_text" in i.values and i.values["full_text"].value.lower() in _TRUE,
+            interval=_seconds(i, "interval"),
+            full_text=_flag(i, "full_text", False),
+            min_interval=_seconds(i, "min_interval"),
+            max_interval=_seconds(i, "max_interval"),
+            conditional=_flag(i, "conditional", True),
+            type=i.values["type"].value if "type" in i.values else "auto",  # checked above
         )
         for i in items
     ]

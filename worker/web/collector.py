@@ -122,7 +122,7 @@ def _prefixed(counts: Mapping[str, int], prefix: str) -> list[tuple[str, int]]:
 
 
 _HELP = {
-    "polls": "Feed polls by outcome (ok, not-modified, or a failure kind)",
+    "polls": "Feed polls by outcome (ok, not_modified, temporary_error, rate_limited, permanent_error, gone, deferred)",
     "articles": "New articles processed (matched against the rules)",
     "duplicates": "Feed entries dropped as already seen (same URL and same text)",
     "alerts": "Alerts published, by rule",

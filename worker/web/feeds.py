@@ -47,7 +47,7 @@ def feed_rows(client: redis.Redis, keys: Keys) -> list[FeedRow]:
                 raw.get("last_status") or None,
                 failures,
                 polled,
-                _float(raw.get("last_ok")),
+                _float(raw.get("last_success") or raw.get("last_ok")),  # last_ok: before issue 6
                 raw.get("last_error") or None,
             )
         )
