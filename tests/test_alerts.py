@@ -74,10 +74,12 @@ def test_payload_shape_on_the_seed_article() -> None:
         "rule",
         "rule_version",
         "story",
+        "story_sources",
         "matched",
         "snippet",
         "snippet_marks",
         "article",
+        "timings",
     }
     assert data["rule_version"] == 0  # built without a stored rule set
     assert data["schema"] == 1
@@ -92,7 +94,12 @@ def test_payload_shape_on_the_seed_article() -> None:
         "language": "ar",
         "published": "2024-01-19T07:30:00Z",
         "date_missing": False,
+        "canonical_url": "https://www.bbc.com/arabic/articles/c1",  # none set: the url
+        "first_seen": "2024-01-19T07:30:00Z",  # built without Seen: the published time stands
     }
+    assert data["story_sources"] == 1
+    assert data["timings"] == {"published": 1705649400000, "fetched": 1705649400000, "matched": 1705649400000}
+    assert {m["kind"] for m in data["matched"]} == {"word"}
 
 
 def test_matched_entries_point_into_the_cleaned_fields() -> None:
@@ -100,7 +107,7 @@ def test_matched_entries_point_into_the_cleaned_fields() -> None:
     fields = {"title": SEED_TITLE, "text": SEED_TEXT}
     assert data["matched"]
     for m in data["matched"]:
-        assert set(m) == {"term", "surface", "field", "start", "end"}
+        assert set(m) == {"term", "kind", "surface", "field", "start", "end"}
         assert m["term"] in ("إيران", "باكستان")
         assert fields[m["field"]][m["start"] : m["end"]] == m["surface"]
     assert {m["field"] for m in data["matched"]} == {"title", "text"}
@@ -188,7 +195,9 @@ def test_build_alert_with_hits_given_directly() -> None:
     hit = Hit("باكستان", "باكستان", "text", text.index("باكستان"), text.index("باكستان") + 7)
     alert = build_alert(article(title="", text=text), "s", RuleMatch("pakistan", (hit,)))
     data = json.loads(alert.payload)
-    assert data["matched"] == [{"term": "باكستان", "surface": "باكستان", "field": "text", "start": 73, "end": 80}]
+    assert data["matched"] == [
+        {"term": "باكستان", "kind": "word", "surface": "باكستان", "field": "text", "start": 73, "end": 80}
+    ]
     assert data["id"] == alert.id == alert_id("pakistan", "s")
 
 

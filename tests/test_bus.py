@@ -4,6 +4,7 @@ when retention trimmed unread alerts) and ``replay --since``."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import queue
@@ -17,25 +18,41 @@ from pathlib import Path
 
 import redis
 
-from tests.conftest import REDIS_URL
+from tests.conftest import REDIS_URL, valid_alert
 from worker.adapters.consumer import GroupReader
 from worker.adapters.keys import Keys
 from worker.adapters.publish import Publisher
-from worker.core.alerts import alert_id
-from worker.models import Alert
+from worker.core.alerts import build_alert
+from worker.models import Alert, Article, Hit, RuleMatch
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
+TEXT = "قالت وزارة الخارجية الإيرانية، الخميس، إنها ملتزمة بعلاقات حسن الجوار مع باكستان."
+
+
+def sid(name: str) -> str:
+    """A story id (16 hex digits) per readable name."""
+    return hashlib.sha1(name.encode()).hexdigest()[:16]
+
+
 def _alert(rule: str, story: str) -> Alert:
-    aid = alert_id(rule, story)
-    return Alert(aid, rule, story, json.dumps({"schema": 1, "id": aid, "rule": rule, "story": story}))
+    """A real alert (built as the worker builds it) of ``rule`` for the story named ``story``."""
+    art = Article(sid(story), "src", f"https://news.example.com/{story}", "", TEXT, time.time(), "ar", "0" * 20)
+    start = TEXT.index("باكستان")
+    return build_alert(art, sid(story), RuleMatch(rule, (Hit("باكستان", "باكستان", "text", start, start + 7),)))
+
+
+def stories(lines: list[dict]) -> list[str]:
+    """The story names of printed alerts, each checked against the contract."""
+    names = {sid(n): n for n in "a b c d old fresh mine theirs same one-hour three-hours one-minute".split()}
+    return [names[valid_alert(x)["story"]] for x in lines]
 
 
 def publish(client: redis.Redis, prefix: str, *alerts: Alert) -> None:
     publisher = Publisher(client, Keys(prefix), ttl=600, retention=3600)
     for a in alerts:
-        assert publisher.publish_article(a.story, "art-" + a.story, "{}", [a]) == [a]
+        assert publisher.publish_article(a.story, a.story, "{}", [a]) == [a]
 
 
 class Proc:
@@ -110,7 +127,8 @@ def test_tail_group_prints_each_alert_with_its_stream_id_and_acks_it(redis_clien
         publish(redis_client, prefix, _alert("iran-pakistan", "s1"), _alert("other", "s2"))
         lines = tail.lines(2)
         ids = [i for i, _ in redis_client.xrange(keys.stream)]
-        assert [(x["rule"], x["stream_id"]) for x in lines] == [("iran-pakistan", ids[0]), ("other", ids[1])]
+        got = [(valid_alert(x)["rule"], x["stream_id"]) for x in lines]
+        assert got == [("iran-pakistan", ids[0]), ("other", ids[1])]
         wait_acked(redis_client, prefix, "g")
 
 
@@ -119,9 +137,9 @@ def test_a_new_group_starts_at_the_next_alert_unless_from_start(redis_client: re
     with marsad(prefix, "tail", "--group", "new", "--consumer", "c") as tail:
         tail.wait_err("(new group)")
         publish(redis_client, prefix, _alert("r", "fresh"))
-        assert [x["story"] for x in tail.lines(1)] == ["fresh"]
+        assert stories(tail.lines(1)) == ["fresh"]
     with marsad(prefix, "tail", "--group", "all", "--from-start", "--consumer", "c") as tail:
-        assert [x["story"] for x in tail.lines(2)] == ["old", "fresh"]
+        assert stories(tail.lines(2)) == ["old", "fresh"]
 
 
 def test_tail_group_resumes_with_what_it_read_but_never_acknowledged(redis_client: redis.Redis, prefix: str):
@@ -133,9 +151,9 @@ def test_tail_group_resumes_with_what_it_read_but_never_acknowledged(redis_clien
     redis_client.xreadgroup("g", "c1", {keys.stream: ">"}, count=2)
     assert pending(redis_client, prefix, "g") == 2
     with marsad(prefix, "tail", "--group", "g", "--consumer", "c1") as tail:
-        assert [x["story"] for x in tail.lines(3)] == ["a", "b", "c"]
+        assert stories(tail.lines(3)) == ["a", "b", "c"]
         publish(redis_client, prefix, _alert("r", "d"))
-        assert [x["story"] for x in tail.lines(1)] == ["d"]
+        assert stories(tail.lines(1)) == ["d"]
         wait_acked(redis_client, prefix, "g")
 
 
@@ -146,7 +164,7 @@ def test_tail_group_claims_what_a_dead_consumer_left_pending(redis_client: redis
     redis_client.xreadgroup("g", "dead", {keys.stream: ">"}, count=10)  # read, then died
     time.sleep(1.2)
     with marsad(prefix, "tail", "--group", "g", "--consumer", "alive", "--claim-idle", "1s") as tail:
-        assert [x["story"] for x in tail.lines(2)] == ["a", "b"]
+        assert stories(tail.lines(2)) == ["a", "b"]
         wait_acked(redis_client, prefix, "g")
 
 
@@ -158,7 +176,7 @@ def test_tail_group_does_not_claim_from_a_consumer_still_working(redis_client: r
     with marsad(prefix, "tail", "--group", "g", "--consumer", "alive", "--claim-idle", "1h") as tail:
         tail.wait_err("reading")
         publish(redis_client, prefix, _alert("r", "b"))
-        assert [x["story"] for x in tail.lines(1)] == ["b"]  # not "a": its reader is not idle long
+        assert stories(tail.lines(1)) == ["b"]  # not "a": its reader is not idle long
     consumers = {c["name"]: c["pending"] for c in redis_client.xinfo_consumers(keys.stream, "g")}
     assert consumers["busy"] == 1
 
@@ -172,7 +190,7 @@ def test_tail_group_warns_when_retention_trimmed_alerts_it_never_read(redis_clie
     redis_client.xtrim(keys.stream, minid=str(int(newest.split("-")[0]) + 1), approximate=False)
     publish(redis_client, prefix, _alert("r", "d"))
     with marsad(prefix, "tail", "--group", "g", "--consumer", "c") as tail:
-        assert [x["story"] for x in tail.lines(1)] == ["d"]
+        assert stories(tail.lines(1)) == ["d"]
         tail.wait_err("warning: 3 alert(s) were trimmed")
 
 
@@ -208,7 +226,7 @@ def test_replay_prints_the_alerts_since_a_duration_or_a_date(redis_client: redis
             [sys.executable, "-m", "worker.cli", "replay", *args], cwd=ROOT, env=env, capture_output=True, text=True
         )
         assert done.returncode == 0, done.stderr
-        return [json.loads(line)["story"] for line in done.stdout.splitlines()]
+        return stories([json.loads(line) for line in done.stdout.splitlines()])
 
     assert replay("--since", "2h") == ["one-hour", "one-minute"]
     assert replay("--since", "4h") == ["three-hours", "one-hour", "one-minute"]
@@ -234,11 +252,11 @@ def test_two_prefixes_share_one_redis_without_seeing_each_other(redis_client: re
     other = f"{prefix}b:"  # under the test's prefix, so the fixture deletes it too
     publish(redis_client, prefix, _alert("r", "mine"))
     publish(redis_client, other, _alert("r", "theirs"))
-    assert [json.loads(f["alert"])["story"] for _, f in redis_client.xrange(Keys(prefix).stream)] == ["mine"]
-    assert [json.loads(f["alert"])["story"] for _, f in redis_client.xrange(Keys(other).stream)] == ["theirs"]
+    assert [json.loads(f["alert"])["story"] for _, f in redis_client.xrange(Keys(prefix).stream)] == [sid("mine")]
+    assert [json.loads(f["alert"])["story"] for _, f in redis_client.xrange(Keys(other).stream)] == [sid("theirs")]
     # The same alert id under each prefix: each deployment's guard is its own.
     same = _alert("r", "same")
     publish(redis_client, prefix, same)
     publish(redis_client, other, same)
     with marsad(other, "tail", "--group", "g", "--from-start", "--consumer", "c") as tail:
-        assert [x["story"] for x in tail.lines(2)] == ["theirs", "same"]
+        assert stories(tail.lines(2)) == ["theirs", "same"]

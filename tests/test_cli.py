@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from tests.conftest import REDIS_URL
+from tests.conftest import REDIS_URL, valid_alert
 from tests.feeds import SEED, SEED_TITLE, rss, seed_item
 from tests.feedserver import FeedServer
 
@@ -134,7 +134,7 @@ def test_once_prints_new_alerts_then_nothing(
     first = marsad("once", "--sources", str(sources), "--rules", str(RULES), env=env)
 
     assert first.returncode == 0, first.stderr  # one source failed, not all
-    alerts = [json.loads(line) for line in first.stdout.splitlines()]
+    alerts = [valid_alert(line) for line in first.stdout.splitlines()]
     assert [a["rule"] for a in alerts] == ["iran-pakistan"]
     assert "event=feed.failed feed=broken status=temporary_error http=500" in first.stderr
     assert redis_client.xlen(prefix + "alerts") == 1

@@ -4,7 +4,6 @@ and the alert arrives on the stream and on its channel, once."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -16,7 +15,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from tests.conftest import REDIS_URL
+from tests.conftest import REDIS_URL, valid_alert
 from tests.feeds import rss, seed_item
 from tests.feedserver import FeedServer
 from worker.adapters.keys import Keys
@@ -111,7 +110,7 @@ def test_seed_alert_once_on_stream_and_channel(tmp_path, feed_server: FeedServer
 
     entries = redis_client.xrange(f"{prefix}alerts")
     assert len(entries) == 1, marsad.output()
-    alert = json.loads(entries[0][1]["alert"])
+    alert = valid_alert(entries[0][1]["alert"])
     assert alert["rule"] == "iran-pakistan"
     assert "[ad_" not in alert["snippet"] and "المصدر" not in alert["snippet"]
     messages = []
@@ -119,8 +118,8 @@ def test_seed_alert_once_on_stream_and_channel(tmp_path, feed_server: FeedServer
     while time.monotonic() < deadline:
         msg = pubsub.get_message(timeout=0.5)
         if msg:
-            messages.append(json.loads(msg["data"]))
-    assert [m["id"] for m in messages] == [alert["id"]]
+            messages.append(valid_alert(msg["data"]))
+    assert [(m["id"], m["stream_id"]) for m in messages] == [(alert["id"], entries[0][0])]
     # The beat drove it: the tick was sent by the beat, the test only served feeds and waited.
     assert "Sending due task tick" in marsad.output()
     pubsub.close()

@@ -14,7 +14,6 @@ And the layout version: a fresh namespace gets it, an incompatible one refuses t
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -26,7 +25,7 @@ import pytest
 import redis
 from redis.crc import key_slot
 
-from tests.conftest import REDIS_URL
+from tests.conftest import REDIS_URL, valid_alert, valid_story_updated
 from tests.feeds import SEED, SEED_TITLE, item, rss, seed_item
 from tests.feedserver import FeedServer
 from worker.adapters.keys import LAYOUT, Keys
@@ -170,9 +169,10 @@ def test_every_multi_key_operation_runs_on_a_cluster_node(cluster_node: str, fee
         assert poll_feed(rt, sources[1]).published == []  # a later article: story.updated
     finally:
         rt.close()
-    assert client.xlen(keys.stream) == 1
+    [(_, alert)] = client.xrange(keys.stream)
+    valid_alert(alert["alert"])
     [(_, event)] = client.xrange(keys.story_updates)
-    assert json.loads(event["event"])["rules"] == ["iran-pakistan"]
+    assert valid_story_updated(event["event"])["rules"] == ["iran-pakistan"]
 
     # The backtest's throwaway namespace runs the story script under another prefix.
     index = StoryIndex(client, keys.backtest("t1"), StoryParams(3600, 0.7, 3600))

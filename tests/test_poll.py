@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import redis
 
+from tests.conftest import valid_alert, valid_story_updated
 from tests.feeds import SEED, SEED_TITLE, item, rss, seed_item
 from tests.feedserver import FeedServer
 from worker.adapters.keys import Keys
@@ -32,7 +33,7 @@ def rt(settings: Settings) -> Runtime:
 
 
 def stream(client: redis.Redis, keys: Keys) -> list[dict]:
-    return [json.loads(fields["alert"]) for _, fields in client.xrange(keys.stream)]
+    return [valid_alert(fields["alert"]) for _, fields in client.xrange(keys.stream)]
 
 
 def test_seed_article_alerts_once_with_artifacts_gone(rt: Runtime, feed_server: FeedServer, redis_client, prefix):
@@ -298,7 +299,7 @@ TWO_RULES = [*RULES, Rule.from_query("pakistan-security", '"الأمن القو�
 
 
 def updates(client: redis.Redis, keys: Keys) -> list[dict]:
-    return [json.loads(fields["event"]) for _, fields in client.xrange(keys.story_updates)]
+    return [valid_story_updated(fields["event"]) for _, fields in client.xrange(keys.story_updates)]
 
 
 def three_outlets_and_an_aggregator(server: FeedServer) -> list[Source]:

@@ -4,7 +4,6 @@ rule does not re-alert a story it already alerted on."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -14,7 +13,7 @@ import pytest
 import redis
 
 import worker.tasks as tasks
-from tests.conftest import REDIS_URL
+from tests.conftest import REDIS_URL, valid_alert
 from tests.feeds import item, rss
 from tests.feedserver import FeedServer
 from worker.adapters.keys import Keys
@@ -83,7 +82,7 @@ def test_worker_picks_up_a_new_version_and_does_not_realert(runtime, prefix, red
     published = poll_feed(rt, Source("f", url)).published
     # the edited rule does not re-alert the story; the new rule alerts, with the new version
     assert [a.rule for a in published] == ["border"]
-    alerts = [json.loads(f["alert"]) for _, f in redis_client.xrange(prefix + "alerts")]
+    alerts = [valid_alert(f["alert"]) for _, f in redis_client.xrange(prefix + "alerts")]
     assert [(a["rule"], a["rule_version"]) for a in alerts] == [("iran-pakistan", 1), ("border", 2)]
 
 

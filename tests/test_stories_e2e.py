@@ -4,7 +4,6 @@ one alert per matching rule, and a story.updated event for each later article â€
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -15,7 +14,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from tests.conftest import REDIS_URL
+from tests.conftest import REDIS_URL, valid_alert, valid_story_updated
 from tests.feedserver import FeedServer
 from tests.test_cli import marsad
 from tests.test_e2e import polled, wait_for
@@ -38,8 +37,8 @@ def write_config(tmp_path: Path, server: FeedServer) -> tuple[Path, Path, list[s
 
 
 def check_one_story(client: redis.Redis, prefix: str) -> None:
-    alerts = [json.loads(f["alert"]) for _, f in client.xrange(f"{prefix}alerts")]
-    events = [json.loads(f["event"]) for _, f in client.xrange(f"{prefix}story-updates")]
+    alerts = [valid_alert(f["alert"]) for _, f in client.xrange(f"{prefix}alerts")]
+    events = [valid_story_updated(f["event"]) for _, f in client.xrange(f"{prefix}story-updates")]
     assert sorted(a["rule"] for a in alerts) == ["iran-pakistan", "pakistan-security"]
     story = alerts[0]["story"]
     assert {a["story"] for a in alerts} == {story}
@@ -59,7 +58,7 @@ def test_marsad_once(tmp_path: Path, feed_server: FeedServer, prefix: str, redis
     first = marsad("once", "--sources", str(sources), "--rules", str(rules), env=env)
 
     assert first.returncode == 0, first.stderr
-    printed = [json.loads(line) for line in first.stdout.splitlines()]
+    printed = [valid_alert(line) for line in first.stdout.splitlines()]
     assert sorted(a["rule"] for a in printed) == ["iran-pakistan", "pakistan-security"]
     check_one_story(redis_client, prefix)
     again = marsad("once", "--sources", str(sources), "--rules", str(rules), env=env)

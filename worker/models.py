@@ -177,6 +177,7 @@ class Article:
     text_hash: str
     date_missing: bool = False  # the feed gave no date: ``published`` is the fetch time
     alias: str | None = None  # article id of the page's <link rel="canonical">, when another URL
+    canonical_url: str = ""  # the URL ``id`` is the hash of (tracking parameters, AMP, m. folded)
 
 
 @dataclass(frozen=True)

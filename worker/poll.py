@@ -151,12 +151,12 @@ def _process(
             event("story.joined", logging.DEBUG, article=article.id, story=story.story, via=story.via)
         if article.id in too_old:
             continue  # archive: recorded (story and seen) but no alert and no story update
-        alerts = alerts_for(article, story.story, rt.matcher)
+        alerts = alerts_for(article, story.story, rt.matcher, now, story.sources, time.time)
         watch.lap("match")
         if not alerts:
             continue
         for alert in rt.publisher.publish_article(
-            story.story, article.id, article_json(article), alerts, story.sources
+            story.story, article.id, article_json(article, now), alerts, story.sources
         ):
             published.append(alert)
             event("alert.published", alert=alert.id, rule=alert.rule, story=story.story, feed=source.id)

@@ -80,24 +80,55 @@ def snippet(text: str, hit: Hit | None, width: int = SNIPPET_CHARS) -> str:
     return make_snippet(text, [hit] if hit else [], width).text
 
 
-def article_object(article: Article) -> dict[str, object]:
-    """The ``article`` object of alerts and of story.updated events (one shape for both)."""
+@dataclass(frozen=True)
+class Seen:
+    """What an alert reports beside the match: when the article was fetched and matched (Unix
+    seconds) and how many sources carried its story."""
+
+    fetched: float
+    matched: float
+    sources: int = 1
+
+
+def article_object(article: Article, first_seen: float | None = None) -> dict[str, object]:
+    """The ``article`` object of alerts and of story.updated events (one shape for both;
+    schemas/alert.v1.json). ``first_seen``: the fetch that found this version of the article."""
     return {
         "id": article.id,
         "url": article.url,
+        "canonical_url": article.canonical_url or article.url,
         "title": article.title,
         "source": article.source,
         "language": article.language,
         "published": iso_utc(article.published),
         "date_missing": article.date_missing,
+        "first_seen": iso_utc(article.published if first_seen is None else first_seen),
     }
 
 
-def article_json(article: Article) -> str:
-    return json.dumps(article_object(article), ensure_ascii=False, separators=(",", ":"))
+def article_json(article: Article, first_seen: float | None = None) -> str:
+    return json.dumps(article_object(article, first_seen), ensure_ascii=False, separators=(",", ":"))
 
 
-def build_alert(article: Article, story_id: str, match: RuleMatch, rule_version: int = 0) -> Alert:
+def term_kind(term: str) -> str:
+    """What a query term is: ``entity`` (entity:ID), ``prefix`` (word*), ``phrase`` or ``word``."""
+    if term.startswith("entity:"):
+        return "entity"
+    if term.endswith("*"):
+        return "prefix"
+    return "phrase" if " " in term else "word"
+
+
+def _ms(ts: float) -> int:
+    return round(ts * 1000)
+
+
+def build_alert(
+    article: Article, story_id: str, match: RuleMatch, rule_version: int = 0, seen: Seen | None = None
+) -> Alert:
+    """The alert of one rule's match on an article (schema 1: schemas/alert.v1.json). Without
+    ``seen`` (tests, backtests), the article's published time stands for fetched and matched."""
+    seen = seen or Seen(article.published, article.published)
     in_text = [h for h in match.hits if h.field == "text"]
     if in_text or not article.title:
         snip = make_snippet(article.text, in_text)
@@ -110,12 +141,23 @@ def build_alert(article: Article, story_id: str, match: RuleMatch, rule_version:
         "rule": match.rule,
         "rule_version": rule_version,
         "story": story_id,
+        "story_sources": seen.sources,
         "matched": [
-            {"term": h.term, "surface": h.surface, "field": h.field, "start": h.start, "end": h.end} for h in match.hits
+            {
+                "term": h.term,
+                "kind": term_kind(h.term),
+                "surface": h.surface,
+                "field": h.field,
+                "start": h.start,
+                "end": h.end,
+            }
+            for h in match.hits
         ],
         "snippet": snip.text,
         "snippet_marks": [list(m) for m in snip.marks],
-        "article": article_object(article),
+        "article": article_object(article, seen.fetched),
+        # Unix milliseconds; the last step, on the stream, is the stream entry id's time.
+        "timings": {"published": _ms(article.published), "fetched": _ms(seen.fetched), "matched": _ms(seen.matched)},
     }
     return Alert(aid, match.rule, story_id, json.dumps(payload, ensure_ascii=False, separators=(",", ":")))
 

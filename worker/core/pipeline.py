@@ -6,10 +6,10 @@ worker/poll.py; the decisions are here so they are tested without Redis.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
-from worker.core.alerts import build_alert
+from worker.core.alerts import Seen, build_alert
 from worker.core.clean import clean_text, clean_title
 from worker.core.dedup import article_id, canonical_url, clean_url, text_hash
 from worker.core.language import detect_language
@@ -28,8 +28,9 @@ class Candidate:
 def to_article(source: Source, entry: Entry, feed_language: str | None, now: float) -> Article:
     title = clean_title(entry.title)
     text = clean_text(entry.content, is_html=entry.content_is_html, title=title)
+    canonical = canonical_url(entry.url)
     return Article(
-        id=article_id(canonical_url(entry.url)),  # every form of the URL is one article
+        id=article_id(canonical),  # every form of the URL is one article
         source=source.id,
         url=clean_url(entry.url),  # the link alerts show
         title=title,
@@ -38,6 +39,7 @@ def to_article(source: Source, entry: Entry, feed_language: str | None, now: flo
         language=source.language or entry.language or feed_language,  # as configured; see identify_language
         text_hash=text_hash(title, text),
         date_missing=entry.published is None,
+        canonical_url=canonical,
     )
 
 
@@ -73,6 +75,21 @@ def candidates(
     return list(out.values())
 
 
-def alerts_for(article: Article, story_id: str, matcher: Matcher) -> list[Alert]:
+def alerts_for(
+    article: Article,
+    story_id: str,
+    matcher: Matcher,
+    fetched: float | None = None,
+    sources: int = 1,
+    clock: Callable[[], float] | None = None,
+) -> list[Alert]:
+    """The article's alerts. ``fetched``: when the poll that fetched it ran (default: its
+    published time); ``sources``: how many sources carried the story; ``clock`` is read once
+    after matching for the alerts' ``matched`` time (the caller passes ``time.time``; without
+    it, the fetch time stands)."""
     matches = matcher.match(article.title, article.text, source=article.source, language=article.language)
-    return [build_alert(article, story_id, m, matcher.version) for m in matches]
+    if not matches:
+        return []
+    fetch_time = article.published if fetched is None else fetched
+    seen = Seen(fetch_time, clock() if clock else fetch_time, sources)
+    return [build_alert(article, story_id, m, matcher.version, seen) for m in matches]
