@@ -91,6 +91,14 @@ def test_metrics_move_with_real_polls(
     assert m[("marsad_publish_to_alert_seconds_count", ())] == 1
     assert m[("marsad_publish_to_alert_seconds_bucket", (("le", "300"),))] == 0
     assert m[("marsad_publish_to_alert_seconds_bucket", (("le", "1800"),))] == 1
+    assert m[("marsad_matched_total", ())] == 1
+    # Stage timings: three polls fetched; only the 200 was parsed, matched and published.
+    assert m[("marsad_stage_seconds_count", (("stage", "fetch"),))] == 3
+    for stage in ("parse", "clean", "dedup", "match", "publish"):
+        assert m[("marsad_stage_seconds_count", (("stage", stage),))] == 1, stage
+        assert m[("marsad_stage_seconds_bucket", (("le", "+Inf"), ("stage", stage)))] == 1
+    assert m[("marsad_fetch_to_alert_seconds_count", ())] == 1
+    assert 0 < m[("marsad_fetch_to_alert_seconds_sum", ())] < 30
     assert m[("marsad_stream_length", (("stream", "alerts"),))] == 1
     assert m[("marsad_heartbeat_age_seconds", (("task", "poll"),))] < 60
     # No label carries a URL or an article id.
@@ -183,7 +191,7 @@ def test_summary_counts_rules_over_24_hours(client: TestClient, rt: Runtime, fee
     f = client.get("/api/summary?lang=en").json()
     assert '<td dir="auto" class="rule">iran-pakistan</td><td class="num">1</td>' in f["counts"]
     assert f["chart"].count("<rect") == 24 and "1</title>" in f["chart"]
-    assert '<td dir="auto">seed</td>' in f["feeds"] and "badge ok" in f["feeds"]
+    assert '<td dir="auto">seed</td>' in f["feeds"] and "badge active" in f["feeds"]
 
 
 def test_sse_sends_backlog_then_resumes_after_last_event_id(

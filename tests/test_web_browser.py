@@ -104,7 +104,7 @@ def test_alert_appears_live_with_arabic_snippet_highlighted(
         # The summary follows: per-rule counts, a bar in the chart, the feed table.
         page.wait_for_function("document.querySelector('#counts').textContent.includes('iran-pakistan')", timeout=5_000)
         assert page.locator("#chart svg rect").count() == 24
-        assert page.locator("#feeds .badge.failing").count() == 1
+        assert page.locator("#feeds .badge.backing_off").count() == 1
 
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "live-page.png"), full_page=True)

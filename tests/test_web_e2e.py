@@ -56,7 +56,7 @@ def test_readyz_turns_true_and_counters_move_with_a_real_deployment(
             raise AssertionError(marsad.output() + web.output()) from None
         assert (metric(web.url, "marsad_polls_total", outcome="ok") or 0) >= 1
         assert (metric(web.url, "marsad_ticks_total") or 0) >= 1
-        assert metric(web.url, "marsad_feeds", health="ok") == 1
+        assert metric(web.url, "marsad_feeds", health="active") == 1
         checks = httpx.get(f"{web.url}/readyz", timeout=5).json()["checks"]
         assert [c["name"] for c in checks] == ["redis", "beat", "workers"] and all(c["ok"] for c in checks)
 

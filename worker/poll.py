@@ -101,6 +101,7 @@ class PollReport:
     status: int | None = None  # HTTP status, when one was received
     state: str = "active"  # the feed's health after the poll
     next_due: float | None = None
+    matched: int = 0  # articles that matched at least one rule (their alerts may be old news)
 
     @property
     def failed(self) -> bool:
@@ -127,6 +128,7 @@ class _Processed:
     fresh: list[Article] = field(default_factory=list)
     copies: int = 0
     published: list[Alert] = field(default_factory=list)
+    matched: int = 0  # articles that matched at least one rule
 
 
 def _process(
@@ -144,6 +146,7 @@ def _process(
     watch.lap("clean")
     too_old = {c.article.id for c in cands if c.too_old}
     published: list[Alert] = []
+    matched = 0
     for article in fresh + copies:
         story = rt.stories.assign(member_of(article), now)
         watch.lap("dedup")
@@ -155,6 +158,7 @@ def _process(
         watch.lap("match")
         if not alerts:
             continue
+        matched += 1
         for alert in rt.publisher.publish_article(
             story.story, article.id, article_json(article, now), alerts, story.sources
         ):
@@ -163,7 +167,7 @@ def _process(
         watch.lap("publish")
     rt.state.mark_seen(fresh + copies, s.dedup_ttl)
     watch.lap("publish")
-    return _Processed(len(cands), fresh, len(copies), published)
+    return _Processed(len(cands), fresh, len(copies), published, matched)
 
 
 def _delays(fresh: Sequence[Article], now: float, max_age: float) -> tuple[float, ...]:
@@ -253,6 +257,7 @@ def poll_feed(rt: Runtime, source: Source, now: float | None = None) -> PollRepo
         status=outcome.status,
         state=after.state,
         next_due=after.next_due,
+        matched=done.matched,
     )
     event(
         "feed.failed" if report.failed else "feed.deferred" if outcome.kind == "deferred" else "feed.polled",
@@ -262,6 +267,7 @@ def poll_feed(rt: Runtime, source: Source, now: float | None = None) -> PollRepo
         http=outcome.status,
         entries=entries,
         new=report.new,
+        matched=report.matched,
         alerts=report.alerts,
         failures=after.failures or None,
         error=report.error,

@@ -111,6 +111,7 @@ class Metrics:
         *,
         articles: int = 0,
         duplicates: int = 0,
+        matched: int = 0,
         alerts: Iterable[Alert] = (),
         timings: Mapping[str, float] | None = None,
         fetch_started: float | None = None,
@@ -126,6 +127,8 @@ class Metrics:
             pipe.hincrby(counts, "articles", articles)
         if duplicates:
             pipe.hincrby(counts, "duplicates", duplicates)
+        if matched:
+            pipe.hincrby(counts, "matched", matched)
         for stage, seconds in (timings or {}).items():
             self._observe(pipe, STAGE_SECONDS, max(0.0, seconds), stage)
         if alerts:
@@ -154,8 +157,11 @@ class Metrics:
             report.outcome,
             now,
             articles=report.new,
-            duplicates=max(0, report.entries - report.new),
+            duplicates=report.duplicates,
+            matched=report.matched,
             alerts=report.published,
+            timings={k: v for k, v in report.timings.items() if v > 0},
+            fetch_started=report.fetched_at or None,
         )
 
     def record_tick(self, claimed: int, now: float) -> None:

@@ -35,6 +35,7 @@ from worker.adapters.keys import Keys
 from worker.adapters.redisconn import connect
 from worker.config import Settings
 from worker.core.readiness import readiness, window_for
+from worker.errors import InfrastructureError
 from worker.web.collector import RedisCollector, read_snapshot
 from worker.web.events import alert_events, valid_id
 from worker.web.feeds import feed_rows, health_counts
@@ -162,7 +163,7 @@ def create_app(settings: Settings) -> Starlette:
         return PlainTextResponse("503: Redis does not answer\n", 503)
 
     app = Starlette(
-        exception_handlers={redis.RedisError: redis_down},
+        exception_handlers={redis.RedisError: redis_down, InfrastructureError: redis_down},
         routes=[
             Route("/", page),
             Route("/events", events),

@@ -22,6 +22,7 @@ from prometheus_client.registry import Collector
 from worker.adapters.keys import Keys
 from worker.adapters.metrics import HISTOGRAMS, HistogramSpec
 from worker.core.histogram import cumulative
+from worker.errors import InfrastructureError
 
 # kombu's default priority steps: messages with a priority go to "<queue>\x06\x16<n>" lists.
 _PRIORITY_SUFFIXES = ("", *(f"\x06\x16{n}" for n in (3, 6, 9)))
@@ -124,7 +125,8 @@ def _prefixed(counts: Mapping[str, int], prefix: str) -> list[tuple[str, int]]:
 _HELP = {
     "polls": "Feed polls by outcome (ok, not_modified, temporary_error, rate_limited, permanent_error, gone, deferred)",
     "articles": "New articles processed (matched against the rules)",
-    "duplicates": "Feed entries dropped as already seen (same URL and same text)",
+    "duplicates": "Feed entries dropped as already seen, or joined to a text seen under another URL",
+    "matched": "New articles that matched at least one rule",
     "alerts": "Alerts published, by rule",
     "ticks": "Ticks run (beat sent it, a worker claimed the due feeds)",
     "claimed": "Feeds claimed by ticks (poll tasks sent)",
@@ -151,7 +153,7 @@ def families(snap: Snapshot) -> Iterator[Metric]:
     """The metric families of one snapshot (pure: the collector and the tests share it)."""
     c = snap.counts
     yield _labelled("marsad_polls_total", "polls", ["outcome"], [([k], v) for k, v in _prefixed(c, "polls:")])
-    for name in ("articles", "duplicates", "ticks", "claimed"):
+    for name in ("articles", "duplicates", "matched", "ticks", "claimed"):
         yield CounterMetricFamily(f"marsad_{name}", _HELP[name], value=c.get(name, 0))
     yield _labelled("marsad_alerts_total", "alerts", ["rule"], [([k], v) for k, v in _prefixed(c, "alerts:")])
     for spec in HISTOGRAMS:
@@ -203,7 +205,7 @@ class RedisCollector(Collector):
             snap = read_snapshot(self.r, self.k, self.queues)
             if self.health is not None:
                 snap = replace(snap, health=self.health())
-        except redis.RedisError:
+        except (redis.RedisError, InfrastructureError):
             yield GaugeMetricFamily("marsad_redis_up", "1 when Redis answered this scrape", value=0)
             return
         yield GaugeMetricFamily("marsad_redis_up", "1 when Redis answered this scrape", value=1)

@@ -17,7 +17,7 @@ import redis
 
 from worker.adapters.keys import Keys
 from worker.adapters.metrics import hour_of
-from worker.web.feeds import FeedRow
+from worker.models import FeedHealth
 from worker.web.i18n import direction, hour_label, t, when
 
 HOURS = 24
@@ -75,7 +75,9 @@ def chart_svg(hours: list[HourCounts], lang: str, tz: ZoneInfo) -> str:
     peak = max((h.total for h in hours), default=0) or 1
     rtl = direction(lang) == "rtl"
     parts = [
-        f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" '
+        # direction="ltr": coordinates and text anchors mean the same on both pages (an RTL
+        # context would flip what text-anchor "end" means); the bars are placed for RTL above.
+        f'<svg class="chart" viewBox="0 0 {width} {height}" direction="ltr" role="img" '
         f'aria-label="{escape(t(lang, "chart"))}" xmlns="http://www.w3.org/2000/svg">',
         f'<line x1="{side}" y1="{height - bottom}" x2="{width - side}" y2="{height - bottom}" class="axis"/>',
     ]
@@ -96,21 +98,32 @@ def chart_svg(hours: list[HourCounts], lang: str, tz: ZoneInfo) -> str:
     return "".join(parts)
 
 
-def health_html(rows: list[FeedRow], lang: str, tz: ZoneInfo) -> str:
+def _duration(seconds: float | None) -> str:
+    if not seconds:
+        return "—"
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.3g}{unit}"
+    return f"{seconds:.0f}s"
+
+
+def health_html(rows: list[FeedHealth], lang: str, tz: ZoneInfo) -> str:
     if not rows:
         return f'<p class="empty">{escape(t(lang, "none"))}</p>'
+    numeric = ("failures", "interval")
     head = "".join(
-        ('<th class="num">' if k == "failures" else "<th>") + f"{escape(t(lang, k))}</th>"
-        for k in ("feed", "health", "status", "failures", "polled")
+        ('<th class="num">' if k in numeric else "<th>") + f"{escape(t(lang, k))}</th>"
+        for k in ("feed", "health", "status", "failures", "interval", "polled")
     )
     body = []
     for r in rows:
-        polled = when(r.last_polled, lang, tz) if r.last_polled else "—"
-        title = f' title="{escape(r.error)}"' if r.error else ""
+        polled = hour_label(r.last_polled, lang, tz) if r.last_polled else "—"
+        full = f' title="{escape(when(r.last_polled, lang, tz))}"' if r.last_polled else ""
+        title = f' title="{escape(r.last_error)}"' if r.last_error else ""
         body.append(
-            f'<tr class="h-{escape(r.health)}"><td dir="auto">{escape(r.feed)}</td>'
-            f'<td><span class="badge {escape(r.health)}">{escape(t(lang, r.health))}</span></td>'
-            f'<td dir="ltr"{title}>{escape(r.status or "—")}</td><td class="num">{r.failures}</td>'
-            f"<td>{escape(polled)}</td></tr>"
+            f'<tr class="h-{escape(r.state)}"><td dir="auto">{escape(r.id)}</td>'
+            f'<td><span class="badge {escape(r.state)}">{escape(t(lang, r.state))}</span></td>'
+            f'<td dir="ltr"{title}>{escape(r.last_status or "—")}</td><td class="num">{r.failures}</td>'
+            f'<td class="num" dir="ltr">{_duration(r.interval)}</td><td{full}>{escape(polled)}</td></tr>'
         )
     return f'<table class="feeds"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
