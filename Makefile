@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 REDIS_URL ?= $(or $(MARSAD_REDIS_URL),redis://127.0.0.1:6379/0)
 
-.PHONY: help install run demo redis test check format bench-pipeline bench-text bench-match bench-dedup bench-parse bench-web clean
+.PHONY: help install run demo redis test check format bench-pipeline bench-text bench-match bench-dedup bench-parse bench-web bench-poll clean
 
 help:
 	@echo "make run    - install and run marsad (beat + worker), starting a private Redis if needed"
@@ -73,6 +73,12 @@ bench-parse: install
 # writes docs/benchmarks.md.
 bench-web: install
 	$(BIN)/python bench/web.py
+
+# Issue 6: 10,000 feeds on 500 loopback hosts, all due at once, polled by `marsad run` with its
+# default settings (needs Redis on 127.0.0.1:6379; its keys under a prefix of its own, deleted
+# afterwards); writes docs/benchmarks.md "Polling at scale".
+bench-poll: install
+	$(BIN)/python bench/poll.py --record
 
 clean:
 	rm -rf $(VENV) .marsad .pytest_cache .mypy_cache .ruff_cache *.egg-info

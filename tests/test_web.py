@@ -5,6 +5,8 @@ token rule at the command line use a real uvicorn subprocess (tests/webserver.py
 from __future__ import annotations
 
 import json
+import os
+import socket
 import subprocess
 import sys
 import time
@@ -278,3 +280,26 @@ def test_web_refuses_a_namespace_of_another_key_layout(redis_client: redis.Redis
     assert r.returncode == 2
     assert "use key layout 1, this marsad uses layout" in r.stderr and "Traceback" not in r.stderr
     assert redis_client.get(Keys(prefix).layout) == "1"  # the web service wrote nothing
+
+
+def test_web_exits_1_when_its_port_is_taken(prefix: str) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {"MARSAD_REDIS_URL": REDIS_URL, "MARSAD_KEY_PREFIX": prefix, "MARSAD_LOG_FORMAT": "json"}
+        r = subprocess.run(
+            [sys.executable, "-m", "worker.cli", "web", "--port", str(port)],
+            cwd=ROOT,
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    assert r.returncode == 1
+    lines = r.stderr.strip().splitlines()
+    assert lines[-1] == f"marsad: the web service could not start on 127.0.0.1:{port} (see the line above)"
+    # uvicorn's own complaint is a JSON log line like marsad's events.
+    problem = json.loads(lines[-2])
+    assert problem["level"] == "error" and "address already in use" in problem["message"]
+    assert "Traceback" not in r.stderr

@@ -64,13 +64,17 @@ def test_alert_appears_live_with_arabic_snippet_highlighted(
         assert page.locator("#alerts li").count() == 0
 
         Metrics(rt.redis, keys).record_report(poll_feed(rt, down), time.time())
-        published_at = time.monotonic()
         report = poll_feed(rt, seed)  # the real poll: fetch, parse, match, publish to the stream
         Metrics(rt.redis, keys).record_report(report, time.time())
         assert {a.rule for a in report.published} == {"iran-pakistan", "security-review"}
 
-        page.wait_for_function("document.querySelectorAll('#alerts li').length == 2", timeout=2_000)
-        assert time.monotonic() - published_at < 2.0
+        page.wait_for_function("document.querySelectorAll('#alerts li').length == 2", timeout=5_000)
+        # Each alert reached the page within 2 s of its XADD: the stream entry's time (ms, Redis'
+        # clock) against the page's Date.now() when it showed it, on the same machine.
+        for published, received in page.eval_on_selector_all(
+            "#alerts li", "els => els.map(e => [Number(e.dataset.published), Number(e.dataset.received)])"
+        ):
+            assert received - published < 2_000, (published, received)
 
         items = page.locator("#alerts li")
         # Newest first: the second alert published is on top.

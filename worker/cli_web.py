@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import logging
 import sys
 from typing import Any
 
-from worker.cli_common import EXIT_BAD_INPUT, EXIT_OK
+from worker.cli_common import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK
 from worker.config import Settings
 from worker.logs import event
 
@@ -72,13 +73,25 @@ def cmd_web(args: argparse.Namespace, settings: Settings) -> int:
 
     app = create_app(settings)
     host = f"[{args.host}]" if ":" in args.host else args.host
-    event("web.started", url=f"http://{host}:{args.port}/", token=settings.web_token is not None)
-    uvicorn.run(
-        app,
-        host=args.host,
-        port=args.port,
-        log_level="warning",  # marsad's own events say what happens; uvicorn only its problems
-        access_log=False,
-        timeout_graceful_shutdown=2,  # open SSE streams must not hold a shutdown forever
-    )
+    event("web.starting", url=f"http://{host}:{args.port}/", token=settings.web_token is not None)
+    # uvicorn's own lines (only its problems: marsad's events say what happens) go through
+    # marsad's handler, so MARSAD_LOG_FORMAT=json covers them too.
+    server_log = logging.getLogger("uvicorn")
+    server_log.handlers[:] = logging.getLogger("marsad").handlers
+    server_log.setLevel(logging.WARNING)
+    server_log.propagate = False
+    try:
+        uvicorn.run(
+            app,
+            host=args.host,
+            port=args.port,
+            log_config=None,
+            access_log=False,
+            timeout_graceful_shutdown=2,  # open SSE streams must not hold a shutdown forever
+        )
+    except SystemExit as e:  # uvicorn exits 3 when it cannot start (the port is taken, ...)
+        if e.code in (0, None):
+            return EXIT_OK
+        print(f"marsad: the web service could not start on {host}:{args.port} (see the line above)", file=sys.stderr)
+        return EXIT_FAILURE
     return EXIT_OK

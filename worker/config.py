@@ -50,7 +50,7 @@ class Settings(BaseSettings):
     rules_file: str = "config/rules.yaml"
     entities_file: str = "config/entities.yaml"
 
-    tick_interval: PositiveDuration = 5.0
+    tick_interval: PositiveDuration = 1.0  # with tick_batch: at most 500 claims/s (benchmarks.md)
     # The schedule (issue 6, core/schedule.py): a feed starts at default_interval (or its own
     # ``interval``) and adapts within min_interval..max_interval (or the source's own bounds).
     default_interval: PositiveDuration = 300.0
@@ -60,6 +60,10 @@ class Settings(BaseSettings):
     disable_after: int = Field(default=30, ge=1)  # soft failures in a row before a feed is disabled
     poll_lease: PositiveDuration = 900.0
     tick_batch: int = Field(default=500, ge=1)
+    # Feeds per poll task, and threads per worker process polling a task's feeds (worker/batch.py;
+    # docs/benchmarks.md "Polling at scale" has the measurements behind the defaults).
+    poll_batch: int = Field(default=32, ge=1)
+    poll_threads: int = Field(default=16, ge=1)
 
     max_article_age: Duration = 48 * 3600.0
     dedup_ttl: PositiveDuration = 30 * 86400.0

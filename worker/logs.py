@@ -73,6 +73,9 @@ def setup(level: str = "INFO", *, under_celery: bool = False, json_format: bool 
     (in JSON mode Celery's handlers get the JSON formatter: ``worker/celery_app.py``)."""
     log = logging.getLogger("marsad")
     log.setLevel(level.upper())
+    # httpx logs every request at INFO; event=feed.polled already says the same, once per poll
+    # (a log line costs more than a 304 on a busy worker: docs/benchmarks.md "Polling at scale").
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, log.level))
     if under_celery:
         log.handlers.clear()
         log.propagate = True

@@ -8,27 +8,32 @@ retry: poll_feed records it and backs the feed off.
 from __future__ import annotations
 
 import logging
+import random
 import time
+
+from celery import Task
 
 from worker.adapters.configfiles import read_ruleset
 from worker.adapters.metrics import Metrics
 from worker.adapters.rulestore import RuleStore
+from worker.batch import poll_batch
 from worker.celery_app import app, keys, settings
 from worker.core.ruleset import build_ruleset
 from worker.errors import ConfigError, InfrastructureError
 from worker.logs import event, setup
-from worker.poll import Runtime, poll_by_id
+from worker.poll import Runtime
 
 _runtime: Runtime | None = None
 
 # Backoff 2, 4, 8 ... 60 s, 8 tries: about 4 minutes in all, well inside MARSAD_POLL_LEASE
 # (15 min), so a retried poll never overlaps the next claim of the same feed.
+_MAX_RETRIES = 8
 _RETRY = {
     "autoretry_for": (InfrastructureError,),
     "retry_backoff": 2,
     "retry_backoff_max": 60,
     "retry_jitter": True,
-    "max_retries": 8,
+    "max_retries": _MAX_RETRIES,
 }
 
 
@@ -67,17 +72,23 @@ def _refresh_rules(rt: Runtime) -> None:
 def tick() -> int:
     rt = runtime()
     due = rt.state.claim_due(time.time(), settings.poll_lease, settings.tick_batch)
-    for feed_id in due:
+    size = settings.poll_batch
+    for start in range(0, len(due), size):
         # A poll still queued when its lease ends is dropped unrun: by then the feed has been
         # claimed again, so a backlog cannot pile up several polls of one feed.
-        poll.apply_async((feed_id,), queue=keys.poll_queue, expires=settings.poll_lease)
+        poll.apply_async((due[start : start + size],), queue=keys.poll_queue, expires=settings.poll_lease)
     Metrics(rt.redis, keys).record_tick(len(due), time.time())
     return len(due)
 
 
-@app.task(name="marsad.poll", **_RETRY)
-def poll(feed_id: str) -> int:
+@app.task(name="marsad.poll", bind=True, max_retries=_MAX_RETRIES)
+def poll(self: Task, feed_ids: list[str] | str) -> int:
+    """Poll a batch of feeds (worker/batch.py); retry only the feeds our Redis failed on."""
+    ids = [feed_ids] if isinstance(feed_ids, str) else feed_ids  # a message queued before batches
     rt = runtime()
-    report = poll_by_id(rt, feed_id)
-    Metrics(rt.redis, keys).record_report(report, time.time())
-    return len(report.published) if report else 0
+    metrics = Metrics(rt.redis, keys)
+    result = poll_batch(rt, ids, settings.poll_threads, lambda report: metrics.record_report(report, time.time()))
+    if result.retry:
+        backoff = min(2 ** (self.request.retries + 1), 60) * random.uniform(0.5, 1)  # as _RETRY
+        raise self.retry(args=(result.retry,), countdown=backoff, exc=result.error)
+    return result.published

@@ -44,6 +44,10 @@
     var li = el("li", "alert");
     li.dataset.id = id;
     li.dataset.rule = alert.rule || "";
+    // When the alert was published (the stream entry's ms) and when it reached this page: the
+    // delivery latency, readable by an operator in the inspector and by the browser test.
+    li.dataset.published = String(data.ts);
+    li.dataset.received = String(Date.now());
     var meta = el("div", "meta");
     var rule = el("span", "rule", alert.rule);
     rule.dir = "auto";
