@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from tests.feedserver import FeedServer
 from tests.webserver import ROOT, WebServer
 from worker.adapters.keys import Keys
 from worker.adapters.metrics import Metrics
+from worker.adapters.state import State
 from worker.config import Settings
 from worker.core.match import Rule
 from worker.models import Source
@@ -247,7 +249,7 @@ def test_web_refuses_a_non_loopback_address_without_a_token(prefix: str) -> None
 
 
 def test_token_is_required_when_set(tmp_path: Path, prefix: str) -> None:
-    token = "s3cret-" + prefix
+    token = "s3cret-" + uuid.uuid4().hex
     env = {"MARSAD_REDIS_URL": REDIS_URL, "MARSAD_KEY_PREFIX": prefix, "MARSAD_WEB_TOKEN": token}
     web = WebServer(env, tmp_path / "web.log", host="0.0.0.0").wait_up()
     try:
@@ -303,3 +305,32 @@ def test_web_exits_1_when_its_port_is_taken(prefix: str) -> None:
     problem = json.loads(lines[-2])
     assert problem["level"] == "error" and "address already in use" in problem["message"]
     assert "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("token", ["short-token", "has spaces in it, 24 chars", "semi;colon;0123456789abcdef"])
+def test_a_weak_or_unsafe_token_is_a_bad_setting(prefix: str, token: str) -> None:
+    env = {"MARSAD_REDIS_URL": REDIS_URL, "MARSAD_KEY_PREFIX": prefix, "MARSAD_WEB_TOKEN": token}
+    r = subprocess.run(
+        [sys.executable, "-m", "worker.cli", "web", "--host", "0.0.0.0", "--port", "1"],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert r.returncode == 2
+    assert r.stderr.startswith("MARSAD_WEB_TOKEN: must be at least 16 characters")
+    assert token not in r.stderr
+
+
+def test_feed_table_puts_trouble_first_and_stays_short(
+    client: TestClient, redis_client: redis.Redis, prefix: str
+) -> None:
+    keys = Keys(prefix)
+    state = State(redis_client, keys)
+    sources = [Source(f"feed-{i:03d}", f"http://127.0.0.1:9/{i}.xml") for i in range(60)]
+    state.sync_sources(sources, time.time())
+    redis_client.hset(keys.feed("feed-059"), mapping={"state": "disabled", "last_status": "permanent_error"})
+    feeds = client.get("/api/summary?lang=en").json()["feeds"]
+    assert feeds.index("feed-059") < feeds.index("feed-000")  # the disabled feed on top
+    assert feeds.count("<tr class=") == 51 and "and 10 more" in feeds

@@ -18,6 +18,7 @@ from worker.adapters.configfiles import read_ruleset, read_sources
 from worker.cli_bus import add_bus_tools, add_tail_group_options, cmd_replay, cmd_tail_group
 from worker.cli_common import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, redis_ok, report_problems
 from worker.cli_rules import add_rule_tools, cmd_explain, cmd_match, cmd_rules
+from worker.cli_sources import add_sources_tools, cmd_sources, cmd_status
 from worker.cli_web import add_web, cmd_web
 from worker.config import Settings, load_settings
 from worker.core.clean import clean_text, clean_title
@@ -45,6 +46,7 @@ def _parser() -> argparse.ArgumentParser:
         if name == "run":
             c.add_argument("--concurrency", type=int, default=2, help="worker processes (default 2)")
     add_rule_tools(sub)
+    add_sources_tools(sub)
     en = sub.add_parser("entities", help="the entities rules can name as entity:ID")
     en_sub = en.add_subparsers(dest="entities_command", required=True, parser_class=_Parser)
     show = en_sub.add_parser("show", help="list every name and form of an entity that will match")
@@ -259,6 +261,8 @@ def cmd_stories(args: argparse.Namespace, settings: Settings) -> int:
 
 COMMANDS = {
     "run": cmd_run,
+    "status": cmd_status,
+    "sources": cmd_sources,
     "once": cmd_once,
     "match": cmd_match,
     "explain": cmd_explain,

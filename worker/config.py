@@ -6,6 +6,7 @@ field here has a row in the README's settings table; ``tests/test_settings_docs.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from typing import Annotated, Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -129,7 +130,13 @@ class Settings(BaseSettings):
     @classmethod
     def _web_token(cls, token: SecretStr | None) -> SecretStr | None:
         # An empty MARSAD_WEB_TOKEN (as in .env.example) means "not set", not "the empty token".
-        return token if token is not None and token.get_secret_value() else None
+        if token is None or not token.get_secret_value():
+            return None
+        # Long enough not to be guessed, and safe as it travels: a header, a query parameter, a
+        # cookie value. The message never repeats the token.
+        if not re.fullmatch(r"[A-Za-z0-9._~-]{16,}", token.get_secret_value()):
+            raise ValueError("must be at least 16 characters among A-Z a-z 0-9 . _ ~ - (e.g. `openssl rand -hex 32`)")
+        return token
 
     @model_validator(mode="after")
     def _limits(self) -> Settings:

@@ -21,6 +21,7 @@ from worker.models import FeedHealth
 from worker.web.i18n import direction, hour_label, t, when
 
 HOURS = 24
+MAX_FEED_ROWS = 50
 
 
 @dataclass(frozen=True)
@@ -115,8 +116,12 @@ def health_html(rows: list[FeedHealth], lang: str, tz: ZoneInfo) -> str:
         ('<th class="num">' if k in numeric else "<th>") + f"{escape(t(lang, k))}</th>"
         for k in ("feed", "health", "status", "failures", "interval", "polled")
     )
+    # Trouble first (gone, disabled, backing off), then the active feeds; a long list is cut at
+    # MAX_FEED_ROWS with a count of the rest (all of them are in /metrics and `marsad status`).
+    rank = {"gone": 0, "disabled": 1, "backing_off": 2}
+    ordered = sorted(rows, key=lambda r: (rank.get(r.state, 3), r.id))
     body = []
-    for r in rows:
+    for r in ordered[:MAX_FEED_ROWS]:
         polled = hour_label(r.last_polled, lang, tz) if r.last_polled else "—"
         full = f' title="{escape(when(r.last_polled, lang, tz))}"' if r.last_polled else ""
         title = f' title="{escape(r.last_error)}"' if r.last_error else ""
@@ -126,4 +131,7 @@ def health_html(rows: list[FeedHealth], lang: str, tz: ZoneInfo) -> str:
             f'<td dir="ltr"{title}>{escape(r.last_status or "—")}</td><td class="num">{r.failures}</td>'
             f'<td class="num" dir="ltr">{_duration(r.interval)}</td><td{full}>{escape(polled)}</td></tr>'
         )
+    if len(ordered) > MAX_FEED_ROWS:
+        more = t(lang, "more").format(n=len(ordered) - MAX_FEED_ROWS)
+        body.append(f'<tr class="more"><td colspan="6">{escape(more)}</td></tr>')
     return f'<table class="feeds"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
