@@ -14,6 +14,7 @@ And the layout version: a fresh namespace gets it, an incompatible one refuses t
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -233,3 +234,27 @@ def test_celery_processes_refuse_another_layout(redis_client: redis.Redis, prefi
     assert done.returncode == 2, done.stderr
     assert "use key layout 1, this marsad uses layout" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_the_visibility_timeout_is_above_the_longest_task() -> None:
+    """Derived, not a constant: shorter limits give a shorter redelivery (the fault tests), and
+    a task never outlives it (it would run twice at once)."""
+    from worker.config import RETRY_BACKOFF_MAX
+
+    for limit in (10.0, 150.0, 3600.0):
+        s = Settings(task_soft_time_limit=limit - 5, task_time_limit=limit)
+        assert s.visibility_timeout > 2 * limit + RETRY_BACKOFF_MAX
+    short, default = Settings(task_soft_time_limit=5, task_time_limit=10), Settings()
+    assert short.visibility_timeout < default.visibility_timeout
+
+
+def test_the_celery_app_uses_the_derived_visibility_timeout(prefix: str) -> None:
+    env = {**os.environ, "MARSAD_KEY_PREFIX": prefix, "MARSAD_TASK_SOFT_TIME_LIMIT": "8s"}
+    env["MARSAD_TASK_TIME_LIMIT"] = "10s"
+    code = (
+        "from worker.celery_app import app; import json; c = app.conf; "
+        "print(json.dumps([c.broker_transport_options['visibility_timeout'], c.task_acks_late, "
+        "c.task_reject_on_worker_lost]))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert json.loads(done.stdout.splitlines()[-1]) == [2 * 10 + 60 + 60, True, True], done.stderr

@@ -232,14 +232,15 @@ def test_undated_entries_are_archive_on_the_first_poll_and_news_afterwards(rt: R
 
 
 def test_unexpected_error_is_recorded_as_a_failure_not_a_poison_feed(rt: Runtime, feed_server: FeedServer, monkeypatch):
-    """A bug while processing one feed (here: the matcher raising) must back the feed off and be
-    logged, not escape and leave the feed's schedule untouched."""
+    """A bug while processing one feed (here: turning its entries into articles raising) must
+    back the feed off and be logged, not escape and leave the feed's schedule untouched. (A bug
+    on one article only is that article's failure: tests/test_dead.py.)"""
     import worker.poll
 
     def broken(*args, **kwargs):
         raise RuntimeError("matcher exploded")
 
-    monkeypatch.setattr(worker.poll, "alerts_for", broken)
+    monkeypatch.setattr(worker.poll, "candidates", broken)
     url = feed_server.route("/x.xml", rss(seed_item("https://news.example.com/x")))
     rt.state.sync_sources([Source("x", url)], now=0)
     report = poll_feed(rt, Source("x", url), now=1000.0)

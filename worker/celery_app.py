@@ -26,7 +26,12 @@ app = Celery("marsad", include=["worker.tasks"])
 app.conf.update(
     broker_url=settings.effective_broker_url,
     # All broker keys under our prefix: one deployment's keys are one pattern, tests are isolated.
-    broker_transport_options={"global_keyprefix": keys.celery_prefix, "visibility_timeout": 3600},
+    # A delivered task unacknowledged after the visibility timeout (above the longest a task can
+    # take: Settings.visibility_timeout) is delivered again: how a dead worker's task comes back.
+    broker_transport_options={
+        "global_keyprefix": keys.celery_prefix,
+        "visibility_timeout": settings.visibility_timeout,
+    },
     broker_connection_retry_on_startup=True,
     # A message is untrusted input: JSON only, never pickle.
     task_serializer="json",
@@ -131,6 +136,6 @@ def _check_layout(client: Any) -> None:
         ensure_layout(client, keys)
     except ConfigError as e:
         _exit_on_bad_config(e.problems)
-    except InfrastructureError:
-        print(unreachable_message(settings), file=sys.stderr, flush=True)
+    except InfrastructureError as e:
+        print(unreachable_message(settings, e), file=sys.stderr, flush=True)
         os._exit(1)

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from worker.adapters.configfiles import read_ruleset, read_sources
-from worker.cli_bus import add_bus_tools, add_tail_group_options, cmd_replay, cmd_tail_group
+from worker.cli_bus import add_bus_tools, add_tail_group_options, cmd_dead, cmd_replay, cmd_tail_group
 from worker.cli_common import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, redis_ok, report_problems
 from worker.cli_rules import add_rule_tools, cmd_explain, cmd_match, cmd_rules
 from worker.cli_sources import add_sources_tools, cmd_sources, cmd_status
@@ -272,6 +272,7 @@ COMMANDS = {
     "entities": cmd_entities,
     "stories": cmd_stories,
     "replay": cmd_replay,
+    "dead": cmd_dead,
     "web": cmd_web,
     "demo": cmd_demo,
 }

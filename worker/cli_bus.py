@@ -45,6 +45,12 @@ def add_bus_tools(sub: Any) -> None:
     r = sub.add_parser("replay", help="print past alerts from the stream")
     r.add_argument("--since", required=True, help="a duration back from now (2h, 30m) or a date (RFC 3339)")
     r.add_argument("--rule", action="append", default=[], help="only this rule (repeatable)")
+    d = sub.add_parser("dead", help="the dead-letter stream: work that failed processing too often")
+    d_sub = d.add_subparsers(dest="dead_command", required=True)
+    ls = d_sub.add_parser("list", help="print the dead letters, oldest first, one JSON line each")
+    ls.add_argument("--count", type=int, default=100, help="at most this many (default 100)")
+    rq = d_sub.add_parser("requeue", help="send dead letters back to the workers, and remove them")
+    rq.add_argument("ids", nargs="+", metavar="ID", help="the dead letter's id (as `dead list` prints it)")
 
 
 def _wanted(entry: Entry, rules: list[str]) -> bool:
@@ -164,3 +170,37 @@ def _warn_if_trimmed(client: redis.Redis, stream: str, since: int) -> None:
             "the period asked for may have had more",
             file=sys.stderr,
         )
+
+
+def cmd_dead(args: argparse.Namespace, settings: Settings) -> int:
+    """``dead list``: one JSON line per dead letter. ``dead requeue ID ...``: an article goes
+    back to the workers as a ``marsad.article`` task, a poll as a ``marsad.poll`` task of its
+    feed; the letter is removed once the task is sent."""
+    from worker.adapters.dead import DeadLetters
+    from worker.adapters.keys import Keys
+    from worker.adapters.redisconn import connect
+
+    if not redis_ok(settings):
+        return EXIT_FAILURE
+    keys = Keys(settings.key_prefix)
+    letters = DeadLetters(connect(settings), keys, settings.dead_after)
+    if args.dead_command == "list":
+        for letter in letters.list(args.count):
+            print(json.dumps(letter.as_json(), ensure_ascii=False), flush=True)
+        return EXIT_OK
+    found = {i: letters.get(i) for i in args.ids}
+    unknown = [i for i, letter in found.items() if letter is None]
+    if unknown:
+        print(f"marsad: no dead letter {', '.join(unknown)} in {keys.dead}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    from worker.celery_app import app
+
+    for letter in filter(None, found.values()):
+        payload = json.loads(letter.payload)
+        if letter.kind == "article":
+            app.send_task("marsad.article", args=[payload], queue=keys.poll_queue)
+        else:
+            app.send_task("marsad.poll", args=[payload], queue=keys.poll_queue)
+        letters.remove(letter.id)
+        print(f"marsad: requeued {letter.kind} {letter.item} ({letter.id})", file=sys.stderr)
+    return EXIT_OK

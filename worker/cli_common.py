@@ -28,8 +28,8 @@ def redis_ok(settings: Settings) -> bool:
 
     try:
         ping(connect(settings))
-    except InfrastructureError:
-        print(unreachable_message(settings), file=sys.stderr)
+    except InfrastructureError as e:
+        print(unreachable_message(settings, e), file=sys.stderr)
         return False
     return True
 

@@ -38,6 +38,9 @@ Duration = Annotated[float, BeforeValidator(parse_duration)]
 # ... and most must be at least a second (0 would mean "expire at once" or "no time at all").
 PositiveDuration = Annotated[float, BeforeValidator(parse_duration), AfterValidator(_positive)]
 _REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+# The longest countdown between two tries of a task (worker/tasks.py); the broker's visibility
+# timeout is derived from it.
+RETRY_BACKOFF_MAX = 60.0
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
@@ -70,6 +73,9 @@ class Settings(BaseSettings):
     dedup_ttl: PositiveDuration = 30 * 86400.0
     # Alert and story-updates streams keep this much history (MINID trimming, issue 7).
     stream_retention: PositiveDuration = 7 * 86400.0
+    # Work (an article, a feed's poll) that failed processing this many times (within a day)
+    # goes to the dead-letter stream <prefix>dead instead of being retried again.
+    dead_after: int = Field(default=3, ge=1)
     # Stories (issue 5, docs/dedup.md): how long an article can be found as a near-duplicate,
     # and the least estimated share of the shorter text found in the longer one.
     story_window: PositiveDuration = 72 * 3600.0
@@ -147,6 +153,16 @@ class Settings(BaseSettings):
         return self
 
     @property
+    def visibility_timeout(self) -> float:
+        """How long the Redis broker waits for a delivered task's acknowledgement before it
+        delivers the task again (kombu's ``visibility_timeout``). It must be above the longest a
+        message can stay unacknowledged, or a slow task would run twice at once: a prefetched
+        message waits for the task before it (one hard limit), then runs (another), and a retry
+        is held as a countdown of up to ``RETRY_BACKOFF_MAX`` before it runs; a minute of margin
+        on top. Redelivery after a worker dies takes this long, so it is kept no longer."""
+        return 2 * self.task_time_limit + RETRY_BACKOFF_MAX + 60
+
+    @property
     def effective_broker_url(self) -> str:
         return self.broker_url or self.redis_url
 
@@ -175,6 +191,16 @@ def mask_url(url: str) -> str:
         ]
         parts = parts._replace(query=urlencode(query, safe="*"))
     return urlunsplit(parts)
+
+
+_URL_SECRET = re.compile(r"(\w+://[^:/@\s]*:)[^@\s]+@")
+_QUERY_SECRET = re.compile(r"((?:^|[?&\s])password=)[^&\s]+", re.IGNORECASE)
+
+
+def scrub_secrets(text: str) -> str:
+    """``text`` (an error message, a log line) with any password in a URL masked: for messages
+    that come from libraries and might quote a URL."""
+    return _QUERY_SECRET.sub(r"\1****", _URL_SECRET.sub(r"\1****@", text))
 
 
 def load_settings() -> Settings:

@@ -14,14 +14,16 @@ retries on it.
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import redis
 
+from worker.adapters.dead import DeadLetters
 from worker.adapters.http import Fetcher
 from worker.adapters.keys import Keys
 from worker.adapters.publish import Publisher
@@ -53,6 +55,7 @@ class Runtime:
     stories: StoryIndex
     publisher: Publisher
     fetcher: Fetcher
+    dead: DeadLetters
 
     @classmethod
     def build(
@@ -72,6 +75,7 @@ class Runtime:
             StoryIndex(client, keys, StoryParams(settings.story_window, settings.story_threshold, settings.dedup_ttl)),
             Publisher(client, keys, settings.dedup_ttl, settings.stream_retention),
             fetcher or Fetcher(settings),
+            DeadLetters(client, keys, settings.dead_after),
         )
 
     def close(self) -> None:
@@ -129,6 +133,7 @@ class _Processed:
     copies: int = 0
     published: list[Alert] = field(default_factory=list)
     matched: int = 0  # articles that matched at least one rule
+    retry: int = 0  # articles that failed and must be processed again at the next poll
 
 
 def _process(
@@ -146,28 +151,76 @@ def _process(
     watch.lap("clean")
     too_old = {c.article.id for c in cands if c.too_old}
     published: list[Alert] = []
+    retry: set[str] = set()
     matched = 0
     for article in fresh + copies:
-        story = rt.stories.assign(member_of(article), now)
-        watch.lap("dedup")
-        if story.via != "new":
-            event("story.joined", logging.DEBUG, article=article.id, story=story.story, via=story.via)
-        if article.id in too_old:
-            continue  # archive: recorded (story and seen) but no alert and no story update
-        alerts = alerts_for(article, story.story, rt.matcher, now, story.sources, time.time)
-        watch.lap("match")
-        if not alerts:
-            continue
-        matched += 1
-        for alert in rt.publisher.publish_article(
-            story.story, article.id, article_json(article, now), alerts, story.sources
-        ):
-            published.append(alert)
-            event("alert.published", alert=alert.id, rule=alert.rule, story=story.story, feed=source.id)
-        watch.lap("publish")
-    rt.state.mark_seen(fresh + copies, s.dedup_ttl)
+        try:
+            alerts, hit = process_article(rt, article, now, article.id in too_old, watch)
+            published += alerts
+            matched += hit
+        except InfrastructureError:
+            raise  # our Redis: the task retries, nothing is counted against the article
+        except Exception as e:
+            if not _article_failed(rt, article, e):
+                retry.add(article.id)
+    # Seen marks come last: an article is seen once its alerts are on the stream (or it is in
+    # the dead-letter stream); one that failed is not, so the next poll processes it again.
+    rt.state.mark_seen([a for a in fresh + copies if a.id not in retry], s.dedup_ttl)
     watch.lap("publish")
-    return _Processed(len(cands), fresh, len(copies), published, matched)
+    return _Processed(len(cands), fresh, len(copies), published, matched, len(retry))
+
+
+def process_article(
+    rt: Runtime, article: Article, now: float, archive: bool = False, watch: _Stopwatch | None = None
+) -> tuple[list[Alert], bool]:
+    """One new article: its story, then (unless ``archive``: recorded, no alert and no story
+    update) its alerts published, or a story.updated event for rules already alerted. Returns
+    the alerts published, and whether any rule matched. Marking it seen is the caller's (after
+    publishing)."""
+    watch = watch or _Stopwatch({})
+    story = rt.stories.assign(member_of(article), now)
+    watch.lap("dedup")
+    if story.via != "new":
+        event("story.joined", logging.DEBUG, article=article.id, story=story.story, via=story.via)
+    if archive:
+        return [], False
+    alerts = alerts_for(article, story.story, rt.matcher, now, story.sources, time.time)
+    watch.lap("match")
+    if not alerts:
+        return [], False
+    published = rt.publisher.publish_article(story.story, article.id, article_json(article, now), alerts, story.sources)
+    for alert in published:
+        event("alert.published", alert=alert.id, rule=alert.rule, story=story.story, feed=article.source)
+    watch.lap("publish")
+    return published, True
+
+
+def reprocess_article(rt: Runtime, fields: Mapping[str, object]) -> list[Alert]:
+    """An article sent back from the dead-letter stream (``marsad dead requeue``): processed
+    again as a new article, marked seen after its alerts are published; a failure counts
+    again (and may dead-letter it again)."""
+    article = Article(**fields)  # type: ignore[arg-type]  # the JSON of asdict(Article)
+    try:
+        published, _ = process_article(rt, article, time.time())
+    except InfrastructureError:
+        raise
+    except Exception as e:
+        _article_failed(rt, article, e)
+        return []
+    rt.state.mark_seen([article], rt.settings.dedup_ttl)
+    return published
+
+
+def _article_failed(rt: Runtime, article: Article, error: Exception) -> bool:
+    """Count a failure of one article (a bug on this input, most likely): logged with its
+    traceback; True when it went to the dead-letter stream (then it is marked seen)."""
+    logging.getLogger("marsad").exception("event=article.error article=%s feed=%s", article.id, article.source)
+    message = f"{type(error).__name__}: {error}"
+    payload = json.dumps(asdict(article), ensure_ascii=False)
+    dead = rt.dead.failed("article", article.id, article.source, message, payload)
+    if dead:
+        event("article.dead", logging.ERROR, article=article.id, feed=article.source, dead=dead, error=message)
+    return dead is not None
 
 
 def _delays(fresh: Sequence[Article], now: float, max_age: float) -> tuple[float, ...]:
@@ -216,7 +269,11 @@ def _fetch_and_process(
         # A bug, or the task's soft time limit: logged loudly, and recorded like any failure so
         # that one feed cannot poison the schedule (it backs off instead of coming back forever).
         logging.getLogger("marsad").exception("event=feed.error feed=%s", source.id)
-        return failed_processing(outcome, f"{type(e).__name__}: {e}"), parsed, _Processed()
+        message = f"{type(e).__name__}: {e}"
+        dead = rt.dead.failed("poll", source.id, source.id, message, json.dumps(source.id))
+        if dead:
+            event("poll.dead", logging.ERROR, feed=source.id, dead=dead, error=message)
+        return failed_processing(outcome, message), parsed, _Processed()
 
 
 def poll_feed(rt: Runtime, source: Source, now: float | None = None) -> PollReport:
@@ -236,6 +293,10 @@ def poll_feed(rt: Runtime, source: Source, now: float | None = None) -> PollRepo
         ttl=parsed.ttl if parsed else None,
     )
     after = advance(state, observed, limits(s, source), now, random.random())
+    if done.retry:
+        # Articles to process again: forget the validators, or an unchanged feed would answer
+        # 304 (or repeat its body hash) and they would wait for the feed's next change.
+        after = replace(after, etag=None, last_modified=None, body_hash=None)
     if outcome.kind == "deferred":
         rt.state.defer(source.id, after.next_due or now)
     else:

@@ -18,10 +18,11 @@ from worker.adapters.metrics import Metrics
 from worker.adapters.rulestore import RuleStore
 from worker.batch import poll_batch
 from worker.celery_app import app, keys, settings
+from worker.config import RETRY_BACKOFF_MAX
 from worker.core.ruleset import build_ruleset
 from worker.errors import ConfigError, InfrastructureError
 from worker.logs import event, setup
-from worker.poll import Runtime
+from worker.poll import Runtime, reprocess_article
 
 _runtime: Runtime | None = None
 
@@ -31,7 +32,7 @@ _MAX_RETRIES = 8
 _RETRY = {
     "autoretry_for": (InfrastructureError,),
     "retry_backoff": 2,
-    "retry_backoff_max": 60,
+    "retry_backoff_max": int(RETRY_BACKOFF_MAX),  # the visibility timeout counts on it
     "retry_jitter": True,
     "max_retries": _MAX_RETRIES,
 }
@@ -89,6 +90,12 @@ def poll(self: Task, feed_ids: list[str] | str) -> int:
     metrics = Metrics(rt.redis, keys)
     result = poll_batch(rt, ids, settings.poll_threads, lambda report: metrics.record_report(report, time.time()))
     if result.retry:
-        backoff = min(2 ** (self.request.retries + 1), 60) * random.uniform(0.5, 1)  # as _RETRY
+        backoff = min(2 ** (self.request.retries + 1), RETRY_BACKOFF_MAX) * random.uniform(0.5, 1)  # as _RETRY
         raise self.retry(args=(result.retry,), countdown=backoff, exc=result.error)
     return result.published
+
+
+@app.task(name="marsad.article", **_RETRY)
+def article(fields: dict[str, object]) -> int:
+    """One article sent back from the dead-letter stream (``marsad dead requeue``)."""
+    return len(reprocess_article(runtime(), fields))

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 
 import redis
 
-from worker.config import Settings, mask_url
+from worker.config import Settings, mask_url, scrub_secrets
 from worker.errors import InfrastructureError
 
 
@@ -30,13 +30,24 @@ def redis_errors() -> Iterator[None]:
     try:
         yield
     except redis.RedisError as e:
-        raise InfrastructureError(f"Redis failed: {type(e).__name__}: {e}") from e
+        # redis-py's messages name hosts, not passwords; scrubbed all the same, as they go to logs
+        raise InfrastructureError(f"Redis failed: {type(e).__name__}: {scrub_secrets(str(e))}") from e
 
 
-def unreachable_message(settings: Settings) -> str:
+def unreachable_message(settings: Settings, error: BaseException | None = None) -> str:
+    """One line for a Redis that does not answer, or refuses our credentials (AUTH, TLS), with
+    the URL's password masked."""
+    url = mask_url(settings.redis_url)
+    cause = error.__cause__ if error is not None else None
+    if isinstance(cause, redis.exceptions.AuthenticationError | redis.exceptions.AuthorizationError):
+        return (
+            f"marsad: Redis at {url} refused the credentials ({scrub_secrets(str(cause))}); "
+            "check the user name and password in MARSAD_REDIS_URL"
+        )
+    reason = f" ({scrub_secrets(str(cause))})" if cause is not None else ""
     return (
-        f"marsad: cannot reach Redis at {mask_url(settings.redis_url)}; start it with "
-        "`redis-server` (or `make redis`), or set MARSAD_REDIS_URL"
+        f"marsad: cannot reach Redis at {url}; start it with "
+        f"`redis-server` (or `make redis`), or set MARSAD_REDIS_URL{reason}"
     )
 
 
