@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 REDIS_URL ?= $(or $(MARSAD_REDIS_URL),redis://127.0.0.1:6379/0)
 
-.PHONY: help install run demo redis test check format bench-pipeline bench-text bench-match bench-dedup bench-parse bench-web bench-poll clean
+.PHONY: help install run demo redis test check format bench-pipeline bench-text bench-match bench-dedup bench-parse bench-web bench-poll bench-fetch clean
 
 help:
 	@echo "make run    - install and run marsad (beat + worker), starting a private Redis if needed"
@@ -68,6 +68,12 @@ bench-dedup: install
 bench-parse: install
 	$(BIN)/pip install --quiet 'feedparser-rs>=0.7.1'
 	$(BIN)/python bench/parse.py
+
+# Issue 6: requests/s for a 100 KB loopback document: httpx.get, a shared Client (sequential,
+# 2/4/8 threads), AsyncClient (1/10/50 in flight), our Fetcher with and without the politeness
+# gate; writes docs/benchmarks.md.
+bench-fetch: install
+	$(BIN)/python bench/fetch.py
 
 # Issue 8: metrics recording per poll, /metrics and /readyz latency, SSE delivery latency;
 # writes docs/benchmarks.md.

@@ -52,6 +52,10 @@ def settings(prefix: str) -> Settings:
         redis_url=REDIS_URL,
         key_prefix=prefix,
         allow_private_networks=True,  # the fixture server is on 127.0.0.1
+        # The fixture server stands for many outlets (three newspapers and an aggregator...),
+        # each its own site in production: no interval between its requests here. Politeness
+        # has tests of its own (test_politeness.py), with the limits on.
+        host_interval=0,
         http_connect_timeout=2,
         http_read_timeout=2,
         http_total_timeout=5,

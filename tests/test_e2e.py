@@ -70,6 +70,8 @@ def run_marsad(tmp_path: Path, prefix: str) -> Iterator[Callable[[Path], Marsad]
             "MARSAD_KEY_PREFIX": prefix,
             "MARSAD_ALLOW_PRIVATE_NETWORKS": "true",
             "MARSAD_TICK_INTERVAL": "1s",
+            # the fixture server stands for several outlets, each its own site in production
+            "MARSAD_HOST_INTERVAL": "0",
             **extra,
         }
         m = Marsad(sources, env, tmp_path / f"marsad-{len(started)}.log")

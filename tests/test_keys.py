@@ -143,7 +143,7 @@ def test_the_cluster_node_does_refuse_cross_slot_work(cluster_node: str) -> None
 
 def test_every_multi_key_operation_runs_on_a_cluster_node(cluster_node: str, feed_server: FeedServer) -> None:
     prefix = "clustertest:"
-    settings = Settings(redis_url=cluster_node, key_prefix=prefix, allow_private_networks=True)
+    settings = Settings(redis_url=cluster_node, key_prefix=prefix, allow_private_networks=True, host_interval=0)
     keys = Keys(prefix)
     client = redis.Redis.from_url(cluster_node, decode_responses=True)
 

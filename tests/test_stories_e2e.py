@@ -95,6 +95,8 @@ def test_real_worker(
         "MARSAD_KEY_PREFIX": prefix,
         "MARSAD_ALLOW_PRIVATE_NETWORKS": "true",
         "MARSAD_TICK_INTERVAL": "1s",
+        # the fixture server stands for several outlets, each its own site in production
+        "MARSAD_HOST_INTERVAL": "0",
     }
     run_marsad.append(
         subprocess.Popen(

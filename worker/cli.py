@@ -133,7 +133,10 @@ def cmd_once(args: argparse.Namespace, settings: Settings) -> int:
         return EXIT_FAILURE
     event("settings.loaded", **settings.masked())
     _check_layout(settings)
-    rt = Runtime.build(settings, ruleset.rules, entities=ruleset.entities)
+    # A person waits for `once`: each feed waits its turn at its site (politeness) rather than
+    # being deferred to a later run.
+    patient = settings.model_copy(update={"host_max_wait": settings.host_page_wait})
+    rt = Runtime.build(patient, ruleset.rules, entities=ruleset.entities)
     failed = 0
     try:
         metrics = Metrics(rt.redis, Keys(settings.key_prefix))

@@ -23,6 +23,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from worker import __version__
 from worker.core.durations import parse_duration
 from worker.errors import ConfigError, Problem
 
@@ -86,8 +87,20 @@ class Settings(BaseSettings):
     http_total_timeout: PositiveDuration = 30.0
     max_feed_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     max_redirects: int = Field(default=5, ge=0)
-    user_agent: str = "marsad/0.1 (+https://github.com/marsad/marsad)"
+    # Sent in the User-Agent, ``marsad/<version> (+<contact_url>)``: where a site's operator
+    # finds who is fetching and how to reach them.
+    contact_url: str = Field(default="https://github.com/marsad/marsad", min_length=1)
     allow_private_networks: bool = False
+    # Politeness per registered domain, shared by all workers through Redis
+    # (adapters/politeness.py): requests in flight, least time between request starts, the
+    # longest a worker waits for its turn at a feed before the poll is deferred (short: a
+    # sleeping worker polls nothing, a deferral costs one reschedule), and the longest an
+    # article page (or ``marsad once``, where a person waits) waits for its turn (longer: a
+    # page that gives up loses its full text).
+    host_concurrency: int = Field(default=2, ge=1)
+    host_interval: Duration = Field(default=1.0, ge=0)
+    host_max_wait: Duration = Field(default=0.2, ge=0)
+    host_page_wait: Duration = Field(default=5.0, ge=0)
     full_text_max_per_poll: int = Field(default=20, ge=0)
 
     task_soft_time_limit: PositiveDuration = 120.0
@@ -151,6 +164,10 @@ class Settings(BaseSettings):
         if self.min_interval > self.max_interval:
             raise ValueError("MARSAD_MIN_INTERVAL must not be above MARSAD_MAX_INTERVAL")
         return self
+
+    @property
+    def user_agent(self) -> str:
+        return f"marsad/{__version__} (+{self.contact_url})"
 
     @property
     def visibility_timeout(self) -> float:

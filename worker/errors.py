@@ -8,7 +8,8 @@
     ├── QueryError             a rule query that does not parse (position inside the query)
     ├── FeedError              a feed could not be fetched or parsed; recorded as an outcome,
     │   ├── FetchError           never raised out of a poll (see worker/poll.py)
-    │   │   └── BlockedAddress     the URL resolves to a private address and that is not allowed
+    │   │   ├── BlockedAddress     the URL resolves to a private address and that is not allowed
+    │   │   └── HostBusy           the site's politeness limits say not now: retry_after seconds
     │   └── FeedParseError
     ├── InfrastructureError    our own Redis failed: the only reason a task retries
     └── DemoError              ``marsad demo`` cannot start (its bundled data is unreadable, no
@@ -76,6 +77,15 @@ class FetchError(FeedError):
 class BlockedAddress(FetchError):
     def __init__(self, message: str) -> None:
         super().__init__("blocked", message)
+
+
+class HostBusy(FetchError):
+    """The site already has its share of requests in flight or just had one; the fetch is
+    deferred (not failed) by ``retry_after`` seconds (adapters/politeness.py)."""
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        self.retry_after = retry_after
+        super().__init__("deferred", message)
 
 
 class FeedParseError(FeedError):

@@ -34,7 +34,7 @@ def page_from_bytes(body: bytes, content_type: str | None, url: str | None) -> P
 
 def page_of(fetcher: Fetcher, url: str) -> tuple[FetchResult, Page | None]:
     """Fetch and extract one article page."""
-    result = fetcher.fetch(url)
+    result = fetcher.fetch_page(url)
     if result.outcome != "ok":
         return result, None
     return result, page_from_bytes(result.body, result.headers.get("content-type"), result.final_url or url)

@@ -102,8 +102,8 @@ class FetchResult:
 
     ``outcome`` is "ok" (body is the feed), "not-modified" (a 304), or a failure kind:
     "timeout", "connect", "http", "too-large", "blocked", "invalid-url"; or "deferred" (the
-    per-host limits said not now; ``retry_after`` says when). core/fetch_policy.py maps these
-    detailed kinds to the six poll outcomes.
+    per-host limits of adapters/politeness.py said not now; ``retry_after`` says when).
+    core/fetch_policy.py maps these detailed kinds to the six poll outcomes.
     """
 
     outcome: str

@@ -26,6 +26,7 @@ import redis
 from worker.adapters.dead import DeadLetters
 from worker.adapters.http import Fetcher
 from worker.adapters.keys import Keys
+from worker.adapters.politeness import HostGate
 from worker.adapters.publish import Publisher
 from worker.adapters.redisconn import connect
 from worker.adapters.state import State
@@ -74,7 +75,7 @@ class Runtime:
             State(client, keys),
             StoryIndex(client, keys, StoryParams(settings.story_window, settings.story_threshold, settings.dedup_ttl)),
             Publisher(client, keys, settings.dedup_ttl, settings.stream_retention),
-            fetcher or Fetcher(settings),
+            fetcher or Fetcher(settings, gate=HostGate.from_settings(client, settings)),
             DeadLetters(client, keys, settings.dead_after),
         )
 

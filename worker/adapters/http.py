@@ -15,6 +15,11 @@ because only there are they exact:
 
 The body is read raw and decompressed here with a bounded output, so a small gzip bomb cannot
 expand past ``max_feed_bytes`` in memory.
+
+Above httpcore, ``_EdgeTransport`` sees every request httpx sends, each redirect hop included:
+it refuses any scheme but http and https (a redirect to ``file:`` or ``ftp:`` too), and asks the
+per-site politeness gate (adapters/politeness.py) before each request, holding the site's slot
+until the response is closed.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ import socket
 import ssl
 import time
 import zlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import replace
@@ -34,15 +39,18 @@ from typing import Any
 import httpcore
 import httpx
 
+from worker.adapters.politeness import HostGate, Lease
 from worker.config import Settings
 from worker.core.fetch_policy import classify
-from worker.errors import BlockedAddress
+from worker.errors import BlockedAddress, FetchError, HostBusy
 from worker.models import FetchResult
 
 Resolver = Callable[[str], list[str]]
 Allowed = Callable[[ipaddress.IPv4Address | ipaddress.IPv6Address], bool]
 
 _deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("marsad_fetch_deadline", default=None)
+# How long this fetch may wait for its turn at a site (None: the gate's own bound).
+_turn_wait: contextvars.ContextVar[float | None] = contextvars.ContextVar("marsad_turn_wait", default=None)
 
 
 def resolve(host: str) -> list[str]:
@@ -53,8 +61,31 @@ def resolve(host: str) -> list[str]:
         raise httpcore.ConnectError(f"cannot resolve {host}: {e}") from e
 
 
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")  # RFC 6052: the last 32 bits are an IPv4 address
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 address carries to an IPv4 host (mapped, 6to4, NAT64, Teredo)."""
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    if ip in _NAT64:
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    if ip.teredo is not None:
+        return ip.teredo[1]  # the client's address
+    return None
+
+
 def public_only(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    return ip.is_global
+    """A public unicast address: not loopback, private, link-local, shared (CGNAT), reserved,
+    documentation or unspecified (``is_global``), and not multicast, which ``is_global`` lets
+    through (224.0.0.1 is "global"). An IPv6 address that carries an IPv4 one is judged by both,
+    so ``::ffff:127.0.0.1`` or ``64:ff9b::a00:1`` (NAT64 to 10.0.0.1) cannot reach inside."""
+    if not ip.is_global or ip.is_multicast:
+        return False
+    inner = _embedded_ipv4(ip) if isinstance(ip, ipaddress.IPv6Address) else None
+    return inner is None or public_only(inner)
 
 
 def _time_left(timeout: float | None) -> float | None:
@@ -146,6 +177,63 @@ class _Transport(httpx.HTTPTransport):
         )
 
 
+SCHEMES = ("http", "https")
+
+
+def _scheme_error(url: httpx.URL) -> FetchError:
+    return FetchError("invalid-url", f"only http and https URLs are fetched, not {url.scheme or 'no scheme'}: {url}")
+
+
+class _ReleasingStream(httpx.SyncByteStream):
+    """A response body that gives the site's politeness slot back when it is closed."""
+
+    def __init__(self, inner: httpx.SyncByteStream, release: Callable[[], None]) -> None:
+        self.inner = inner
+        self._release: Callable[[], None] | None = release
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield from self.inner
+
+    def close(self) -> None:
+        try:
+            self.inner.close()
+        finally:
+            release, self._release = self._release, None
+            if release is not None:
+                release()
+
+
+class _EdgeTransport(httpx.BaseTransport):
+    """Every request httpx sends, redirect hops included: http(s) only, and through the gate."""
+
+    def __init__(self, inner: httpx.BaseTransport, gate: HostGate | None) -> None:
+        self.inner = inner
+        self.gate = gate
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.scheme not in SCHEMES:
+            raise _scheme_error(request.url)
+        if self.gate is None:
+            return self.inner.handle_request(request)
+        gate = self.gate
+        lease: Lease = gate.acquire(request.url.host, _turn_wait.get())
+        try:
+            response = self.inner.handle_request(request)
+        except BaseException:
+            gate.release(lease)
+            raise
+        assert isinstance(response.stream, httpx.SyncByteStream)
+        return httpx.Response(
+            response.status_code,
+            headers=response.headers,
+            stream=_ReleasingStream(response.stream, lambda: gate.release(lease)),
+            extensions=response.extensions,
+        )
+
+    def close(self) -> None:
+        self.inner.close()
+
+
 class _Decoder:
     """Content-Encoding undone with a cap on the output: at most ``limit`` + 1 bytes ever exist."""
 
@@ -182,8 +270,12 @@ class Fetcher:
         transport: httpx.BaseTransport | None = None,
         resolver: Resolver = resolve,
         allowed: Allowed | None = public_only,
+        gate: HostGate | None = None,
     ) -> None:
+        """``gate``: the per-site politeness limits shared through Redis; every worker passes
+        one (``Runtime.build``). Without one (``marsad extract``, tests) nothing is limited."""
         self.max_bytes = settings.max_feed_bytes
+        self.page_wait = settings.host_page_wait
         self.total_timeout = settings.http_total_timeout
         guard = None if settings.allow_private_networks else allowed
         self.client = httpx.Client(
@@ -195,19 +287,29 @@ class Fetcher:
                 "Accept": "application/rss+xml, application/atom+xml, application/xml;q=0.9, */*;q=0.5",
                 "Accept-Encoding": "gzip, deflate",  # what _Decoder can bound
             },
-            transport=transport or _Transport(_GuardedBackend(resolver, guard)),
+            transport=_EdgeTransport(transport or _Transport(_GuardedBackend(resolver, guard)), gate),
         )
 
     def close(self) -> None:
         self.client.close()
 
-    def fetch(self, url: str, headers: Mapping[str, str] | None = None) -> FetchResult:
+    def fetch_page(self, url: str) -> FetchResult:
+        """An article page: it may wait longer for its turn at the site than a feed
+        (``MARSAD_HOST_PAGE_WAIT``), because a page that gives up loses its full text."""
+        return self.fetch(url, wait=self.page_wait)
+
+    def fetch(self, url: str, headers: Mapping[str, str] | None = None, wait: float | None = None) -> FetchResult:
+        """``wait``: the longest to wait for a turn at each site the fetch asks (None: the
+        gate's bound, ``MARSAD_HOST_MAX_WAIT``)."""
         deadline = time.monotonic() + self.total_timeout
         token = _deadline.set(deadline)
+        wait_token = _turn_wait.set(wait)
         try:
             return self._fetch(url, headers)
-        except BlockedAddress as e:
-            return FetchResult("blocked", error=str(e))
+        except HostBusy as e:
+            return FetchResult("deferred", error=str(e), retry_after=e.retry_after)
+        except FetchError as e:  # BlockedAddress, a scheme other than http(s)
+            return FetchResult(e.kind, error=str(e))
         except httpx.TimeoutException as e:
             if time.monotonic() >= deadline - 0.05:  # the last read got only the time left
                 return FetchResult("timeout", error=f"total time limit reached ({self.total_timeout:g}s)")
@@ -220,8 +322,11 @@ class Fetcher:
             return FetchResult("invalid-url", error=str(e))
         finally:
             _deadline.reset(token)
+            _turn_wait.reset(wait_token)
 
     def _fetch(self, url: str, headers: Mapping[str, str] | None) -> FetchResult:
+        if httpx.URL(url).scheme not in SCHEMES:
+            raise _scheme_error(httpx.URL(url))
         with self.client.stream("GET", url, headers=dict(headers or {})) as resp:
             moved = next((str(resp.url) for r in resp.history if r.status_code in (301, 308)), None)
             declared = resp.headers.get("content-length", "")

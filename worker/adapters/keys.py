@@ -5,6 +5,37 @@ keys included (through kombu's ``global_keyprefix``), so one deployment's keys c
 moved or deleted with one pattern, several deployments can share one Redis, and tests use a
 prefix of their own on the shared server.
 
+name                       type    holds
+=========================  ======  ====================================================
+<p>due                     zset    feed id -> when it is next due (Unix seconds)
+<p>sources                 hash    feed id -> Source as JSON (synced from sources.yaml)
+<p>rules                   hash    the live rule set: version, rules_text, entities_text ...
+<p>feed:<id>               hash    FeedState fields (etag, last_modified, failures, ...)
+<p>seen:url:<article id>   string  text hash last processed for this canonical URL (TTL)
+<p>seen:text:<text hash>   string  article id that first processed this text (TTL)
+<p>story:url:<article id>  string  story id of the article (TTL)
+<p>story:text:<text hash>  string  story id of the text (TTL)
+<p>story:sources:<story>   set     the source ids that carried the story (TTL)
+<p>stories:<slice>:<shard> hash    near-duplicate index, one slice of the story window (TTL:
+                                   the window after the slice ends); ``b<band><key>`` -> the
+                                   last 3 article ids with that LSH band, ``s<article>`` -> its
+                                   packed fingerprint (size, lead, signature; 62 bytes)
+<p>story:done:<story>:<a>  string  "1" once article <a> was published for its story: makes
+                                   the story.updated event idempotent (TTL)
+<p>host:<domain>           hash    politeness of one registered domain: ``s:<token>`` -> when
+                                   that request's slot lease ends, ``next`` -> earliest next
+                                   request start, ``tail`` -> where deferrals queue (ms, Redis
+                                   clock; expires when idle; adapters/politeness.py)
+<p>alert:<alert id>        string  "1" once the alert is published: the SET NX guard (TTL)
+<p>alerts                  stream  every alert, field ``alert`` = JSON (approx. MAXLEN)
+<p>alerts                  channel every alert (pub/sub; a separate namespace from keys)
+<p>alerts:<rule id>        channel the alerts of one rule
+<p>story-updates           stream  ``story.updated`` events: a later article of an alerted
+                                   story, field ``event`` = JSON (approx. MAXLEN)
+<p>stories-tmp:<run>:*     -       ``marsad stories``' throwaway index, deleted after the run
+<p>celery:*                -       Celery's broker keys (queues ``<p>tick``, ``<p>poll``)
+=========================  ======  ====================================================
+=======
 Redis Cluster (issue 7): a Lua script or a MULTI may only touch keys of one hash slot. Redis
 hashes only the part of a key between the first ``{`` and the next ``}`` when there is one (the
 hash tag), so keys that a script or transaction touches together carry the same tag. The slot
@@ -68,6 +99,12 @@ name                                   type    holds
 <p>dead                                stream  dead letters: work that failed too often
 <p>{<p>dead}:fails:<kind>:<id>         string  failures counted so far for one piece of
                                                work (TTL)
+<p>host:<domain>                       hash    politeness of one registered domain:
+                                               ``s:<token>`` -> when that request's slot lease
+                                               ends, ``next`` -> earliest next request start,
+                                               ``tail`` -> where deferrals queue (ms, Redis
+                                               clock; expires when idle; one-key script:
+                                               adapters/politeness.py)
 <p>stories-tmp:<run>:*                 -       ``marsad stories``' throwaway namespace
 <p>celery:*                            -       Celery's broker keys (queues ``marsad.tick``,
                                                ``marsad.poll``)
@@ -148,6 +185,11 @@ class Keys:
 
     def seen_text(self, text_hash: str) -> str:
         return f"{self.prefix}seen:text:{text_hash}"
+
+    # --- politeness (a one-key script per site: untagged, sites spread over the cluster) ----
+    def host(self, domain: str) -> str:
+        """Politeness state of one registered domain (one key: its script touches no other)."""
+        return f"{self.prefix}host:{domain}"
 
     # --- stories --------------------------------------------------------------------------
     def story_url(self, article_id: str) -> str:

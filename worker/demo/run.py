@@ -170,6 +170,9 @@ class Demo:
             "MARSAD_BROKER_URL": self.redis_url,
             "MARSAD_KEY_PREFIX": self.options.prefix,
             "MARSAD_ALLOW_PRIVATE_NETWORKS": "true",  # the replay server is on 127.0.0.1
+            # ... and stands for every outlet it replays, each its own site in production: no
+            # politeness interval between its requests (the limit on in-flight requests stays)
+            "MARSAD_HOST_INTERVAL": "0",
             "MARSAD_TICK_INTERVAL": "1s",
             "MARSAD_MIN_INTERVAL": "1s",
         }
