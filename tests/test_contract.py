@@ -138,3 +138,12 @@ def test_the_contract_rejects_what_it_does_not_describe(change, where: str) -> N
     change(alert)
     with pytest.raises(AssertionError, match=where if where != "id" else "not-hex"):
         valid_alert(alert)
+
+
+@pytest.mark.parametrize("doc", ["alerts.md", "scaling.md"])
+def test_the_python_examples_in_the_docs_compile(doc: str) -> None:
+    text = (DOCS.parent / doc).read_text(encoding="utf-8")
+    blocks = re.findall(r"```python\n(.*?)```", text, re.S)
+    assert blocks
+    for block in blocks:
+        compile(block, doc, "exec")

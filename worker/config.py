@@ -50,6 +50,7 @@ class Settings(BaseSettings):
 
     redis_url: str = "redis://127.0.0.1:6379/0"
     broker_url: str | None = None  # defaults to redis_url
+    redis_cluster: bool = False  # redis_url names a node of a Redis Cluster (the data side only)
     key_prefix: str = Field(default="marsad:", min_length=1)
     sources_file: str = "config/sources.yaml"
     rules_file: str = "config/rules.yaml"

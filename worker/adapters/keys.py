@@ -272,6 +272,13 @@ class Keys:
         ``priority_steps``); marsad sends none, but the depth gauge sums them all."""
         return f"{self.celery_prefix}{queue}"
 
+    @property
+    def celery_unacked(self) -> str:
+        """kombu's hash of the messages delivered and not yet acknowledged (``acks_late``: a
+        task's message stays here until the task ends; redelivered after the visibility
+        timeout)."""
+        return f"{self.celery_prefix}unacked"
+
     # Celery queue names (kombu adds celery_prefix in front of their Redis keys).
     @property
     def tick_queue(self) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import cast
 
 import redis
 
@@ -12,7 +13,16 @@ from worker.errors import InfrastructureError
 
 
 def connect(settings: Settings) -> redis.Redis:
-    """A client with short timeouts: a Redis that hangs must fail a task, not freeze it."""
+    """A client with short timeouts: a Redis that hangs must fail a task, not freeze it. With
+    ``MARSAD_REDIS_CLUSTER``, a Redis Cluster client (the URL names any node): it routes each
+    command, script and transaction to the node of its hash slot (keys.py groups the keys)."""
+    if settings.redis_cluster:
+        from redis.cluster import RedisCluster
+
+        cluster = RedisCluster.from_url(
+            settings.redis_url, decode_responses=True, socket_connect_timeout=5, socket_timeout=10
+        )
+        return cast(redis.Redis, cluster)  # the same command API; typed as one client
     return redis.Redis.from_url(
         settings.redis_url,
         decode_responses=True,

@@ -175,26 +175,26 @@ class State:
 
     def save_feed(self, feed_id: str, state: FeedState, ttl: float, event: Mapping[str, object] | None = None) -> None:
         """Store the state and its next due time in one script, and the feed-events entry of a
-        change of health in the same round trip. A feed due again is ZADD XX: one removed from
+        change of health right after it. A feed due again is ZADD XX: one removed from
         the sources while it was being polled stays removed. A disabled or gone feed leaves the
         due set; its state is kept without expiry while it is a source (until ``marsad sources
         enable``), and otherwise expires after ``ttl`` like the state of a feed polled only by
         ``marsad once``.
 
         The event is not inside the script: the public stream ``<p>feed-events`` is in another
-        hash slot than the schedule (Redis Cluster, keys.py). Both commands go in one pipeline,
-        state first, so a crash can lose an event between them but never record a change that
+        hash slot than the schedule (Redis Cluster, keys.py). The state is saved first,
+        so a crash can lose an event between them but never record a change that
         was not saved."""
         fields = [x for item in encode_state(state).items() for x in item]
         due = "" if state.next_due is None else repr(state.next_due)
         keys = [self.k.feed(feed_id), self.k.due, self.k.sources]
         with redis_errors():
-            pipe = self.r.pipeline(transaction=False)
-            self._save(keys=keys, args=[feed_id, int(ttl), due, *fields], client=pipe)
+            # Two calls, not one pipeline: a cluster client cannot pipeline a script, and the
+            # event (a change of health) is rare.
+            self._save(keys=keys, args=[feed_id, int(ttl), due, *fields])
             if event:
                 entry = json.dumps(event, ensure_ascii=False)
-                pipe.xadd(self.k.feed_events, {"event": entry}, maxlen=FEED_EVENTS_MAXLEN, approximate=True)
-            pipe.execute()
+                self.r.xadd(self.k.feed_events, {"event": entry}, maxlen=FEED_EVENTS_MAXLEN, approximate=True)
 
     def defer(self, feed_id: str, due: float) -> None:
         """Politeness said "not now": only the due time moves (ZADD XX, as in save_feed)."""
