@@ -88,7 +88,10 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture
 def settings_on(cluster: str) -> Settings:
     prefix = f"cl{os.getpid()}x{time.monotonic_ns() % 10**6}:"
-    return Settings(redis_url=cluster, redis_cluster=True, key_prefix=prefix, allow_private_networks=True)
+    # host_interval=0: the fixture server stands for several sites (as in conftest.settings)
+    return Settings(
+        redis_url=cluster, redis_cluster=True, key_prefix=prefix, allow_private_networks=True, host_interval=0
+    )
 
 
 def test_the_data_path_runs_on_a_three_node_cluster(settings_on: Settings, feed_server: FeedServer) -> None:
