@@ -203,6 +203,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         # The measured cycle: the server starts the kinds' behaviour, then every feed is due now.
         server.call("measure")
         cpu0, srv0, rcpu0 = tree_cpu(worker.pid), server.call("progress")["cpu_s"], _redis_cpu(r)
+        polls0 = _outcomes(r, keys)
         t0 = time.time()
         ids = [f"feed-{i:05d}" for i in range(n)]
         r.zadd(keys.due, dict.fromkeys(ids, t0), xx=True)
@@ -212,6 +213,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             print("bench-poll: the cycle did not complete; see never_polled", file=sys.stderr, flush=True)
         cycle_end = time.time()
         cpu1, srv1, rcpu1 = tree_cpu(worker.pid), server.call("progress")["cpu_s"], _redis_cpu(r)
+        polls1 = _outcomes(r, keys)
         time.sleep(args.drain)  # the last polls publish their alerts
         dump = tmp / "requests.json"
         server.call(f"dump {dump}")
@@ -231,7 +233,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         _delete_prefix(r, prefix)
     # CPU of the run's processes in the cycle: the main one (consumer, beat) first, then the pool's
     by_process = [round(cpu1[p] - cpu0.get(p, 0.0), 1) for p in sorted(cpu1)]
-    return summarise(args, data, stream, t0, cycle_end, warm_s, by_process, srv1 - srv0, rcpu1 - rcpu0, tmp)
+    outcomes = {k: v - polls0.get(k, 0) for k, v in sorted(polls1.items()) if v - polls0.get(k, 0)}
+    result = summarise(args, data, stream, t0, cycle_end, warm_s, by_process, srv1 - srv0, rcpu1 - rcpu0, tmp)
+    return {**result, "outcomes_in_cycle": outcomes}
+
+
+def _outcomes(r: redis.Redis, keys: Keys) -> dict[str, int]:
+    """The workers' poll counts by outcome (deferred included), from their metrics hash."""
+    counts = r.hgetall(keys.metrics_counts)
+    return {k.removeprefix("polls:"): int(v) for k, v in counts.items() if k.startswith("polls:")}
 
 
 def _redis_cpu(r: redis.Redis) -> float:

@@ -4,6 +4,8 @@ returned alone for the retry (the rest of the batch is not polled twice)."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 import worker.batch
@@ -61,3 +63,12 @@ def test_a_feed_our_redis_failed_on_is_retried_alone(rt: Runtime, feed_server: F
 
     assert result.retry == ["f3"] and isinstance(result.error, InfrastructureError)
     assert len(feed_server.requests) == 4  # the other four were polled, once each
+
+
+def test_the_tick_sees_how_many_poll_messages_wait(rt: Runtime, redis_client, prefix):
+    from worker.adapters.keys import Keys
+
+    queue = Keys(prefix).celery_queue("marsad.poll")
+    assert rt.state.queued(queue) == 0
+    redis_client.rpush(queue, *(json.dumps({"body": i}) for i in range(3)))
+    assert rt.state.queued(queue) == 3

@@ -44,7 +44,7 @@ def _parser() -> argparse.ArgumentParser:
         c.add_argument("--sources", default=None, help="sources file (default: MARSAD_SOURCES_FILE)")
         c.add_argument("--rules", default=None, help="rules file (default: MARSAD_RULES_FILE)")
         if name == "run":
-            c.add_argument("--concurrency", type=int, default=2, help="worker processes (default 2)")
+            c.add_argument("--concurrency", type=int, default=4, help="worker processes (default 4)")
     add_rule_tools(sub)
     add_sources_tools(sub)
     en = sub.add_parser("entities", help="the entities rules can name as entity:ID")

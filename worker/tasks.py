@@ -72,8 +72,13 @@ def _refresh_rules(rt: Runtime) -> None:
 @app.task(name="marsad.tick", **_RETRY)
 def tick() -> int:
     rt = runtime()
-    due = rt.state.claim_due(time.time(), settings.poll_lease, settings.tick_batch)
     size = settings.poll_batch
+    # Top the poll queue up to MARSAD_TICK_BATCH feeds rather than claim on top of a backlog: a
+    # feed then waits in the due set, in due order, not at the end of a FIFO queue where a feed
+    # deferred by a busy host would miss the turn it was given (architecture.md, "Polling
+    # throughput"). Counted in messages of up to `size` feeds: an estimate on the safe side.
+    room = settings.tick_batch - rt.state.queued(keys.celery_queue(keys.poll_queue)) * size
+    due = rt.state.claim_due(time.time(), settings.poll_lease, room) if room > 0 else []
     for start in range(0, len(due), size):
         # A poll still queued when its lease ends is dropped unrun: by then the feed has been
         # claimed again, so a backlog cannot pile up several polls of one feed.

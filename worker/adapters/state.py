@@ -158,6 +158,11 @@ class State:
         with redis_errors():
             return list(self._claim(keys=[self.k.due], args=[now, now + lease, limit]))
 
+    def queued(self, queue_key: str) -> int:
+        """Messages waiting in a broker queue (a Redis list under kombu's Redis transport)."""
+        with redis_errors():
+            return int(self.r.llen(queue_key))
+
     def source(self, feed_id: str) -> Source | None:
         with redis_errors():
             raw = self.r.hget(self.k.sources, feed_id)
