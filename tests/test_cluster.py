@@ -88,7 +88,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture
 def settings_on(cluster: str) -> Settings:
     prefix = f"cl{os.getpid()}x{time.monotonic_ns() % 10**6}:"
-    # host_interval=0: the fixture server stands for several sites (as in conftest.settings)
+    # host_interval=0: the fixture server stands for several outlets (politeness has its own tests)
     return Settings(
         redis_url=cluster, redis_cluster=True, key_prefix=prefix, allow_private_networks=True, host_interval=0
     )

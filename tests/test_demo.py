@@ -32,7 +32,7 @@ from worker.core.ruleset import build_ruleset
 from worker.demo.data import load_feeds, page_bytes
 from worker.demo.files import ENTITIES_YAML, RULES_YAML, sources_yaml
 from worker.demo.replay import DemoFeed, DemoItem, Replay, item_link, not_modified, release_offsets, render
-from worker.demo.run import check_prefix, has_web
+from worker.demo.run import alert_line, check_prefix, has_web
 from worker.demo.server import ReplayServer
 from worker.errors import DemoError
 
@@ -153,11 +153,11 @@ def test_every_demo_rule_fires_on_some_bundled_item_and_the_seed_fires_iran_paki
 
 def test_the_demo_sources_file_passes_the_real_validator():
     feeds = list(load_feeds())
-    text = sources_yaml(feeds, lambda fid: f"http://127.0.0.1:8999/feeds/{fid}", "2s")
+    text = sources_yaml(feeds, lambda fid: f"http://127.0.0.1:8999/feeds/{fid}", ("2s", "1s", "3s"))
     sources = load_sources(text, "demo-sources.yaml")
     assert [s.id for s in sources] == [f.id for f in feeds]
     assert [s.full_text for s in sources] == [f.full_text for f in feeds]
-    assert {s.interval for s in sources} == {2.0}
+    assert {(s.interval, s.min_interval, s.max_interval) for s in sources} == {(2.0, 1.0, 3.0)}
 
 
 def test_the_demo_refuses_a_prefix_that_overlaps_the_environments():
@@ -225,13 +225,13 @@ def _processes_with(marker: str) -> list[int]:
 
 
 class DemoRun:
-    def __init__(self, tmp: Path, prefix: str, redis_url: str) -> None:
+    def __init__(self, tmp: Path, prefix: str, redis_url: str, *args: str) -> None:
         self.err = tmp / "demo.err"
         self.out = tmp / "demo.out"
         env = {k: v for k, v in os.environ.items() if not k.startswith("MARSAD_")}
         env["MARSAD_REDIS_URL"] = redis_url
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "worker.cli", "demo", "--prefix", prefix],
+            [sys.executable, "-m", "worker.cli", "demo", "--prefix", prefix, *args],
             cwd=ROOT,
             env=env,
             stdout=self.out.open("wb"),
@@ -336,3 +336,27 @@ def test_with_no_redis_the_demo_starts_a_private_one_and_stops_it(tmp_path, pref
     assert _processes_with(f"MARSAD_KEY_PREFIX={prefix}") == [], demo.stderr()
     with pytest.raises(redis.ConnectionError):
         redis.Redis(port=int(private.group(1)), socket_connect_timeout=1).ping()
+
+
+@pytest.mark.e2e
+@pytest.mark.skipif(not has_web(), reason="this version has no marsad web")
+def test_a_child_that_dies_stops_the_demo_with_its_log_and_nothing_left(tmp_path, redis_client, prefix):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        demo = DemoRun(tmp_path, prefix, REDIS_URL, "--web-port", str(taken.getsockname()[1]))
+        try:
+            assert demo.proc.wait(45) == 1
+        finally:
+            demo.kill()
+    assert "web stopped" in demo.stderr() and "address already in use" in demo.stderr()
+    assert _processes_with(f"MARSAD_KEY_PREFIX={prefix}") == []
+    assert list(redis_client.scan_iter(match=prefix + "*")) == []
+
+
+def test_an_alert_is_one_terminal_line():
+    alert = {"rule": "iran-pakistan", "article": {"source": "ar-wire", "title": "باكستان تجري مراجعة"}}
+    line = alert_line(json.dumps(alert, ensure_ascii=False), 4.72)
+    assert line.startswith("+   4.7s  iran-pakistan")
+    assert line.split()[3:] == ["ar-wire", "باكستان", "تجري", "مراجعة"]
+    assert alert_line("not json", 1.0) == "not json"

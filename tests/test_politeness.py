@@ -366,3 +366,20 @@ def test_without_the_gate_the_same_workers_overrun_the_site(prefix):
     rec = run_two_workers(prefix, delay=0.4, per_worker=6, gated=False)
     gaps = [b - a for a, b in itertools.pairwise(rec.starts)]
     assert rec.peak > 2 and min(gaps) < 0.2
+
+
+def test_a_wait_cut_short_gives_the_slot_back(redis_client, prefix):
+    """The task's time limit can strike while a worker sleeps towards its reserved start."""
+
+    class TimeLimit(Exception):
+        pass
+
+    def interrupted(seconds: float) -> None:
+        raise TimeLimit
+
+    g = HostGate(redis_client, Keys(prefix), 2, 10.0, 30.0, 25.0, sleep=interrupted)
+    g.acquire("example.com")  # the first start needs no sleep
+    with pytest.raises(TimeLimit):
+        g.acquire("example.com")  # reserved 10 s ahead: interrupted while sleeping
+    slots = [f for f in redis_client.hkeys(Keys(prefix).host("example.com")) if f.startswith("s:")]
+    assert len(slots) == 1  # only the first request's

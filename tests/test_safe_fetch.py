@@ -18,6 +18,7 @@ import pytest
 
 from tests.feeds import rss
 from tests.feedserver import FeedServer
+from worker import __version__
 from worker.adapters.http import Fetcher, public_only, resolve
 from worker.config import Settings
 
@@ -267,3 +268,12 @@ def test_total_time_cap_stops_a_trickling_body(raw_server):
     result = local(http_read_timeout=1, http_total_timeout=2).fetch(url)
     assert result.outcome == "timeout" and "total time limit" in (result.error or "")
     assert sent.done.wait(10) and sent.cut and sent.bytes < 100
+
+
+def test_every_request_names_marsad_and_its_contact(feed_server: FeedServer):
+    target = feed_server.route("/feed.xml", rss())
+    start = feed_server.route("/old.xml", status=301, location=target)
+    fetcher = Fetcher(settings(allow_private_networks=True, contact_url="https://newsroom.example/bot"))
+    assert fetcher.fetch(start).outcome == "ok"
+    agents = [h["user-agent"] for _, h in feed_server.requests]
+    assert agents == [f"marsad/{__version__} (+https://newsroom.example/bot)"] * 2  # the redirect hop too

@@ -176,9 +176,14 @@ class HostGate:
             with redis_errors():
                 answer, ms = self._acquire(keys=[key], args=args)
             if answer == 1:
+                lease = Lease(key, token)
                 if ms > 0:
-                    self.sleep(ms / 1000)
-                return Lease(key, token)
+                    try:
+                        self.sleep(ms / 1000)
+                    except BaseException:  # e.g. the task's time limit: give the slot back now
+                        self.release(lease)
+                        raise
+                return lease
             if answer == 0:
                 raise HostBusy(f"{host}: too busy for now (politeness), retry in {ms / 1000:g}s", ms / 1000)
             self.sleep(min(POLL_STEP, left))

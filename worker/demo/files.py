@@ -42,16 +42,20 @@ ENTITIES_YAML = """\
 """
 
 
-def sources_yaml(feeds: Iterable[DemoFeed], url_of: Callable[[str], str], interval: str) -> str:
-    """sources.yaml for the demo feeds, each polled every ``interval``. Values are written as
-    JSON strings, which YAML reads as they are."""
+def sources_yaml(feeds: Iterable[DemoFeed], url_of: Callable[[str], str], interval: tuple[str, str, str]) -> str:
+    """sources.yaml for the demo feeds, polled every ``interval`` = (start, min, max): the
+    adaptive schedule stays within the bounds. Values are written as JSON strings, which YAML
+    reads as they are."""
+    start, low, high = interval
     lines = ["# marsad demo: the replay server's feeds (written by `marsad demo`)."]
     for feed in feeds:
         lines += [
             f"- id: {feed.id}",
             f"  url: {json.dumps(url_of(feed.id))}",
             f"  language: {feed.language}",
-            f"  interval: {interval}",
+            f"  interval: {start}",
+            f"  min_interval: {low}",
+            f"  max_interval: {high}",
         ]
         if feed.full_text:
             lines.append("  full_text: true")
