@@ -334,3 +334,25 @@ def test_feed_table_puts_trouble_first_and_stays_short(
     feeds = client.get("/api/summary?lang=en").json()["feeds"]
     assert feeds.index("feed-059") < feeds.index("feed-000")  # the disabled feed on top
     assert feeds.count("<tr class=") == 51 and "and 10 more" in feeds
+
+
+def test_queue_depth_is_read_from_the_broker_when_it_is_another_redis(redis_client: redis.Redis, prefix: str) -> None:
+    keys = Keys(prefix)
+    broker_url = REDIS_URL.rsplit("/", 1)[0] + "/1"  # the same server, another database
+    broker = redis.Redis.from_url(broker_url, decode_responses=True)
+    try:
+        producer = Celery("t", broker=broker_url)
+        producer.conf.broker_transport_options = {"global_keyprefix": keys.celery_prefix}
+        producer.send_task("marsad.poll", args=["f"], queue=keys.poll_queue)
+        settings = Settings(redis_url=REDIS_URL, broker_url=broker_url, key_prefix=prefix)
+        with TestClient(create_app(settings)) as c:
+            m = samples(c.get("/metrics").text)
+            assert m[("marsad_queue_depth", (("queue", keys.poll_queue),))] == 1
+            # Waiting on the broker, no poll finished: /readyz sees the broker's queue too.
+            checks = {ch["name"]: ch["ok"] for ch in c.get("/readyz").json()["checks"]}
+            assert checks["workers"] is False
+        assert redis_client.llen(keys.celery_queue(keys.poll_queue)) == 0  # not on the data Redis
+    finally:
+        for key in broker.scan_iter(match=prefix + "*"):
+            broker.delete(key)
+        broker.close()

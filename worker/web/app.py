@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from http.cookies import SimpleCookie
 from pathlib import Path
+from typing import cast
 from urllib.parse import parse_qs
 from zoneinfo import ZoneInfo
 
@@ -89,19 +90,66 @@ class TokenGuard:
         await self.app(scope, receive, send_with_cookie)
 
 
+def _async_client(settings: Settings) -> aioredis.Redis:
+    """The event streams' client: blocking XREADs without a thread each. A cluster client with
+    ``MARSAD_REDIS_CLUSTER`` (it routes the stream's commands to its node), as ``connect``."""
+    if settings.redis_cluster:
+        from redis.asyncio.cluster import RedisCluster
+
+        cluster = RedisCluster.from_url(settings.redis_url, decode_responses=True, socket_connect_timeout=5)
+        return cast(aioredis.Redis, cluster)
+    return aioredis.Redis.from_url(settings.redis_url, decode_responses=True, socket_connect_timeout=5)
+
+
+def _broker_client(settings: Settings) -> redis.Redis | None:
+    """Celery's queues live on the broker, which may be another Redis than the data's (and is
+    never a cluster: MARSAD_REDIS_CLUSTER is the data side only); None: the data client."""
+    if settings.redis_cluster or settings.effective_broker_url != settings.redis_url:
+        return redis.Redis.from_url(settings.effective_broker_url, decode_responses=True, socket_timeout=10)
+    return None
+
+
+def readiness_response(client: redis.Redis, broker: redis.Redis | None, keys: Keys, tick_interval: float) -> Response:
+    """``/readyz``: 200 when Redis answers, ticks run and the poll queue is consumed, else 503
+    with the failing check (the rule: core/readiness.py, docs/operations.md)."""
+    now = time.time()
+    try:
+        client.ping()
+        snap = read_snapshot(client, keys, (keys.poll_queue,), now, broker)
+    except redis.RedisError as e:
+        body = {"ready": False, "checks": [{"name": "redis", "ok": False, "detail": type(e).__name__}]}
+        return JSONResponse(body, 503)
+    checks = readiness(
+        now,
+        window_for(tick_interval),
+        snap.heartbeats.get("tick"),
+        snap.heartbeats.get("poll"),
+        snap.queues.get(keys.poll_queue, 0),
+    )
+    ready = all(c.ok for c in checks)
+    body = {
+        "ready": ready,
+        "checks": [{"name": "redis", "ok": True, "detail": "answers"}]
+        + [{"name": c.name, "ok": c.ok, "detail": c.detail} for c in checks],
+    }
+    return JSONResponse(body, 200 if ready else 503)
+
+
 def create_app(settings: Settings) -> Starlette:
     keys = Keys(settings.key_prefix)
     tz = ZoneInfo(settings.timezone)
     client = connect(settings)
-    aclient = aioredis.Redis.from_url(settings.redis_url, decode_responses=True, socket_connect_timeout=5)
+    aclient = _async_client(settings)
+    broker = _broker_client(settings)
     registry = CollectorRegistry(auto_describe=False)
     queues = (keys.tick_queue, keys.poll_queue)
-    registry.register(RedisCollector(client, keys, queues, lambda: health_counts(feed_rows(client, keys))))
+    registry.register(RedisCollector(client, keys, queues, lambda: health_counts(feed_rows(client, keys)), broker))
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
-        client.close()
+        for sync in (client, broker or client):
+            sync.close()
         await aclient.aclose()
 
     def healthz(request: Request) -> Response:
@@ -111,27 +159,7 @@ def create_app(settings: Settings) -> Starlette:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     def readyz(request: Request) -> Response:
-        now = time.time()
-        try:
-            client.ping()
-            snap = read_snapshot(client, keys, (keys.poll_queue,), now)
-        except redis.RedisError as e:
-            body = {"ready": False, "checks": [{"name": "redis", "ok": False, "detail": type(e).__name__}]}
-            return JSONResponse(body, 503)
-        checks = readiness(
-            now,
-            window_for(settings.tick_interval),
-            snap.heartbeats.get("tick"),
-            snap.heartbeats.get("poll"),
-            snap.queues.get(keys.poll_queue, 0),
-        )
-        ready = all(c.ok for c in checks)
-        body = {
-            "ready": ready,
-            "checks": [{"name": "redis", "ok": True, "detail": "answers"}]
-            + [{"name": c.name, "ok": c.ok, "detail": c.detail} for c in checks],
-        }
-        return JSONResponse(body, 200 if ready else 503)
+        return readiness_response(client, broker, keys, settings.tick_interval)
 
     def _fragments(lang: str) -> dict[str, str]:
         hours = read_hours(client, keys, time.time())

@@ -59,16 +59,35 @@ def _float(value: object) -> float | None:
         return None
 
 
-def read_snapshot(client: redis.Redis, keys: Keys, queues: tuple[str, ...], now: float | None = None) -> Snapshot:
-    """Everything the collector needs, in one pipelined round trip (raises redis errors)."""
+def queue_depths(broker: redis.Redis, keys: Keys, queues: tuple[str, ...]) -> dict[str, int]:
+    """Messages waiting per Celery queue, read from the broker (one round trip)."""
+    pipe = broker.pipeline(transaction=False)
+    for q in queues:
+        for suffix in _PRIORITY_SUFFIXES:
+            pipe.llen(keys.celery_queue(q) + suffix)
+    replies = iter(pipe.execute())
+    return {q: sum(_int(next(replies)) for _ in _PRIORITY_SUFFIXES) for q in queues}
+
+
+def read_snapshot(
+    client: redis.Redis,
+    keys: Keys,
+    queues: tuple[str, ...],
+    now: float | None = None,
+    broker: redis.Redis | None = None,
+) -> Snapshot:
+    """Everything the collector needs: one pipelined round trip on the data Redis, the queue
+    depths in the same one when the broker is that Redis, else one more on the broker (raises
+    redis errors)."""
     now = time.time() if now is None else now
+    on_data = queues if broker is None else ()
     pipe = client.pipeline(transaction=False)
     pipe.hgetall(keys.metrics_counts)
     for spec in HISTOGRAMS:
         pipe.hgetall(keys.metrics_histogram(spec.name))
     pipe.zrange(keys.due, 0, 0, withscores=True)
     pipe.zcard(keys.due)
-    for q in queues:
+    for q in on_data:
         for suffix in _PRIORITY_SUFFIXES:
             pipe.llen(keys.celery_queue(q) + suffix)
     stream_names = {"alerts": keys.stream, "story_updates": keys.story_updates, "dead": keys.dead}
@@ -83,7 +102,7 @@ def read_snapshot(client: redis.Redis, keys: Keys, queues: tuple[str, ...], now:
     hists = {spec.name: {str(k): str(v) for k, v in next(replies).items()} for spec in HISTOGRAMS}
     oldest = next(replies)
     due_feeds = _int(next(replies))
-    depth = {q: sum(_int(next(replies)) for _ in _PRIORITY_SUFFIXES) for q in queues}
+    depth = {q: sum(_int(next(replies)) for _ in _PRIORITY_SUFFIXES) for q in on_data}
     streams: dict[str, int] = {}
     groups: dict[str, list[dict[str, object]]] = {}
     for name in STREAMS:
@@ -91,6 +110,8 @@ def read_snapshot(client: redis.Redis, keys: Keys, queues: tuple[str, ...], now:
         info = next(replies)
         groups[name] = [] if isinstance(info, Exception) else list(info)
     heartbeats = {role: _float(next(replies)) for role in ("tick", "poll")}
+    if broker is not None:
+        depth = queue_depths(broker, keys, queues)
     return Snapshot(
         now,
         counts,
@@ -194,15 +215,17 @@ class RedisCollector(Collector):
         keys: Keys,
         queues: tuple[str, ...],
         health: Callable[[], dict[str, int]] | None = None,
+        broker: redis.Redis | None = None,
     ) -> None:
         self.r = client
         self.k = keys
         self.queues = queues
         self.health = health
+        self.broker = broker
 
     def collect(self) -> Iterator[Metric]:
         try:
-            snap = read_snapshot(self.r, self.k, self.queues)
+            snap = read_snapshot(self.r, self.k, self.queues, broker=self.broker)
             if self.health is not None:
                 snap = replace(snap, health=self.health())
         except (redis.RedisError, InfrastructureError):
