@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 REDIS_URL ?= $(or $(MARSAD_REDIS_URL),redis://127.0.0.1:6379/0)
 
-.PHONY: help install run demo redis test check format bench-pipeline bench-text bench-match bench-dedup bench-web bench-poll bench-fetch bench-e2e clean
+.PHONY: help install run demo redis test check format bench-pipeline bench-text bench-match bench-dedup bench-parse bench-web bench-poll bench-fetch bench-e2e clean
 
 help:
 	@echo "make run    - install and run marsad (beat + worker), starting a private Redis if needed"
@@ -66,6 +66,13 @@ bench-dedup: install
 # Redis (own prefix, deleted afterwards); fetch-to-alert latency and sustained articles/s.
 bench-e2e: install
 	$(BIN)/python bench/e2e.py
+
+# Issue 6: parse cost (items/s) for feedparser, feedparser with the two options off, feedparser-rs
+# (installed here only to measure it: not a dependency), and the feedparser-rs equivalence check
+# on feedparser's test corpus (../shared/data, read in place); writes docs/benchmarks.md.
+bench-parse: install
+	$(BIN)/pip install --quiet 'feedparser-rs>=0.7.1'
+	$(BIN)/python bench/parse.py
 
 # Issue 6: requests/s for a 100 KB loopback document: httpx.get, a shared Client (sequential,
 # 2/4/8 threads), AsyncClient (1/10/50 in flight), our Fetcher with and without the politeness

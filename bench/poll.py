@@ -29,6 +29,7 @@ import itertools
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -235,6 +236,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     by_process = [round(cpu1[p] - cpu0.get(p, 0.0), 1) for p in sorted(cpu1)]
     outcomes = {k: v - polls0.get(k, 0) for k, v in sorted(polls1.items()) if v - polls0.get(k, 0)}
     result = summarise(args, data, stream, t0, cycle_end, warm_s, by_process, srv1 - srv0, rcpu1 - rcpu0, tmp)
+    if not args.keep:  # the spec, the request log and the worker's log: ~25 MB a run
+        shutil.rmtree(tmp, ignore_errors=True)
+        del result["tmp"]
     return {**result, "outcomes_in_cycle": outcomes}
 
 
@@ -369,6 +373,7 @@ def main() -> int:
     p.add_argument("--timeout", type=float, default=600.0, help="give up on a phase after this many seconds")
     p.add_argument("--drain", type=float, default=8.0, help="seconds after the cycle for the last alerts")
     p.add_argument("--env", action="append", default=[], help="KEY=VALUE for marsad run (experiments, not defaults)")
+    p.add_argument("--keep", action="store_true", help="keep the run's files (request log, worker log) in /tmp")
     p.add_argument("--record", action="store_true", help="add the result to docs/benchmarks.md")
     args = p.parse_args()
     # Ctrl-C or SIGTERM still runs the clean-up: worker stopped, the bench's keys deleted.

@@ -376,6 +376,8 @@ def test_ttl_from_the_feed(body: str, ttl: float | None) -> None:
         ("tag:bbc.com,2024:arabic-123", "https://example.com/rss", None),
         ("javascript:alert(1)", "https://example.com/rss", None),
         ("mailto:news@example.com", "https://example.com/rss", None),
+        ("http://[::1/ar/1", "https://example.com/rss", None),  # urllib raises "Invalid IPv6 URL"
+        ("http://[::1/ar/1", "", None),
     ],
 )
 def test_link_of(link: str, base: str, url: str | None) -> None:
@@ -392,6 +394,13 @@ def test_entry_links_are_absolute_while_links_inside_the_body_are_left_alone() -
     assert entry.url == "https://www.france24.com/ar/20240119-iran"  # xml:base, as feedparser reads it
     # resolve_relative_uris and sanitize_html are off: the clean stage drops links and scripts itself
     assert entry.content == '<a href="/ar/other">رابط</a>\n<script>x()</script>'
+
+
+def test_one_broken_link_does_not_fail_the_feed() -> None:
+    body = b"""<rss version="2.0"><channel><title>t</title>
+<item><title>a</title><link>http://[::1/ar/1</link></item>
+<item><title>b</title><link>https://example.com/ar/2</link></item></channel></rss>"""
+    assert [e.url for e in parse_feed(body, {}, "https://example.com/rss").entries] == ["https://example.com/ar/2"]
 
 
 def test_rss_relative_link_resolved_against_a_redirected_feed_url() -> None:

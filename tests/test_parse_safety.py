@@ -5,8 +5,8 @@ within bounded memory and time.
 
 Each case runs ``parse_feed`` in a child process under an address-space limit (RLIMIT_AS,
 1 GB, against about 100 MB that a normal parse needs) and a generous wall-clock cap, so an
-expansion that gets through crashes the child instead of the test run; the child reports what
-came out. "Unexpanded" is checked as: the parsed text is no longer than the body it came from
+expansion that gets through crashes the child (and fails that case) instead of the test run;
+the child reports what came out. "Unexpanded" is checked as: the parsed text is no longer than the body it came from
 (only an entity can make text longer), and /etc/passwd's first line is nowhere. The paths are
 feedparser's (RSS 2.0, Atom: strict expat pass, then its loose fallback) and lxml's (news
 sitemaps); the XXE cases also point at a real local HTTP server, which must see no request.
@@ -15,9 +15,10 @@ sitemaps); the XXE cases also point at a real local HTTP server, which must see 
 from __future__ import annotations
 
 import json
+import select
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -30,36 +31,77 @@ ROOT = Path(__file__).resolve().parent.parent
 MEMORY_LIMIT = 1 << 30
 WALL_CLOCK_CAP = 120  # seconds; a normal case takes well under one
 
+# One child for the module (importing the parsers costs more than parsing): it reads requests
+# as JSON lines on stdin and answers each with one JSON line. A child that dies (MemoryError at
+# the limit) or hangs fails that test, and the next test gets a fresh one.
 _CHILD = """
 import json, resource, sys
-resource.setrlimit(resource.RLIMIT_AS, (int(sys.argv[3]), int(sys.argv[3])))
+resource.setrlimit(resource.RLIMIT_AS, (int(sys.argv[1]), int(sys.argv[1])))
 from worker.core.parse import parse_feed
 from worker.errors import FeedParseError
-body = open(sys.argv[1], "rb").read()
-try:
-    feed = parse_feed(body, {}, "https://example.com/feed", kind=sys.argv[2])
-except FeedParseError as e:
-    print(json.dumps({"outcome": "FeedParseError", "message": str(e)[:300]}))
-else:
-    texts = [feed.title or ""] + [t for e in feed.entries for t in (e.url, e.title, e.content)]
-    print(json.dumps({"outcome": "parsed", "entries": len(feed.entries), "chars": sum(map(len, texts)),
-                      "passwd": any("root:" in t for t in texts), "sample": [t[:80] for t in texts]}))
+for line in sys.stdin:
+    request = json.loads(line)
+    body = open(request["path"], "rb").read()
+    try:
+        feed = parse_feed(body, {}, "https://example.com/feed", kind=request["kind"])
+    except FeedParseError as e:
+        answer = {"outcome": "FeedParseError", "message": str(e)[:300]}
+    else:
+        texts = [feed.title or ""] + [t for e in feed.entries for t in (e.url, e.title, e.content)]
+        answer = {"outcome": "parsed", "entries": len(feed.entries), "chars": sum(map(len, texts)),
+                  "passwd": any("root:" in t for t in texts), "sample": [t[:80] for t in texts]}
+    print(json.dumps(answer), flush=True)
 """
 
 
-def parse_bounded(tmp_path: Path, body: bytes, kind: str = "auto") -> dict[str, object]:
-    path = tmp_path / "body"
-    path.write_bytes(body)
-    proc = subprocess.run(
-        [sys.executable, "-c", _CHILD, str(path), kind, str(MEMORY_LIMIT)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=WALL_CLOCK_CAP,
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]  # MemoryError, a crash, anything but a clean answer
-    result: dict[str, object] = json.loads(proc.stdout)
-    return result
+class BoundedParser:
+    """``parse_feed`` in a child process under RLIMIT_AS, with a wall-clock cap per body."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.proc: subprocess.Popen[str] | None = None
+
+    def _child(self) -> subprocess.Popen[str]:
+        if self.proc is None or self.proc.poll() is not None:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-c", _CHILD, str(MEMORY_LIMIT)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=(self.workdir / "child.stderr").open("w"),  # a file: a pipe could fill up and block
+                text=True,
+                cwd=ROOT,
+            )
+        return self.proc
+
+    def parse(self, body: bytes, kind: str = "auto") -> dict[str, object]:
+        path = self.workdir / "body"
+        path.write_bytes(body)
+        proc = self._child()
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write(json.dumps({"path": str(path), "kind": kind}) + "\n")
+        proc.stdin.flush()
+        ready, _, _ = select.select([proc.stdout], [], [], WALL_CLOCK_CAP)
+        line = proc.stdout.readline() if ready else ""
+        if not line:  # MemoryError, a crash, a hang: anything but a clean answer
+            proc.kill()
+            proc.wait()
+            stderr = (self.workdir / "child.stderr").read_text()
+            raise AssertionError(f"the parsing child died or hung:\n{stderr[-2000:]}")
+        result: dict[str, object] = json.loads(line)
+        return result
+
+    def close(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            assert self.proc.stdin is not None
+            self.proc.stdin.close()
+            self.proc.wait(10)
+
+
+@pytest.fixture(scope="module")
+def bounded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BoundedParser]:
+    parser = BoundedParser(tmp_path_factory.mktemp("bounded"))
+    yield parser
+    parser.close()
 
 
 # Documents of each format with the attack's prolog and a text where entity references go.
@@ -119,10 +161,10 @@ ATTACKS = {
 
 @pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize("attack", ATTACKS)
-def test_entity_tricks_parse_unexpanded_or_fail_cleanly(tmp_path: Path, attack: str, fmt: str) -> None:
+def test_entity_tricks_parse_unexpanded_or_fail_cleanly(bounded: BoundedParser, attack: str, fmt: str) -> None:
     prolog, text = ATTACKS[attack]
     body = FORMATS[fmt](prolog, text)
-    result = parse_bounded(tmp_path, body)
+    result = bounded.parse(body)
     assert result["outcome"] in ("parsed", "FeedParseError"), result
     if result["outcome"] == "parsed":
         assert result["entries"] == 1, result  # the entry is not lost to the trick
@@ -143,24 +185,24 @@ def test_entity_tricks_parse_unexpanded_or_fail_cleanly(tmp_path: Path, attack: 
     ids=["general-entity", "general-entity-one-line", "parameter-entity", "system-dtd", "public-dtd"],
 )
 def test_external_entities_and_dtds_are_never_fetched(
-    tmp_path: Path, feed_server: FeedServer, fmt: str, prolog: str
+    bounded: BoundedParser, feed_server: FeedServer, fmt: str, prolog: str
 ) -> None:
     for path in ("/ext.xml", "/evil.dtd", "/feed.dtd", "/rss-0.91.dtd"):
         feed_server.route(path, "<!ENTITY leaked 'LEAKED'>", content_type="application/xml-dtd")
     base = feed_server.url("").rstrip("/")
-    result = parse_bounded(tmp_path, FORMATS[fmt](prolog.format(url=base), "x&ext;&leaked;y"))
+    result = bounded.parse(FORMATS[fmt](prolog.format(url=base), "x&ext;&leaked;y"))
     assert result["outcome"] in ("parsed", "FeedParseError"), result
     assert "LEAKED" not in json.dumps(result, ensure_ascii=False)
     assert feed_server.requests == []
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_doctype_after_the_root_element_gets_no_entities(tmp_path: Path, fmt: str) -> None:
+def test_doctype_after_the_root_element_gets_no_entities(bounded: BoundedParser, fmt: str) -> None:
     """Not well-formed, so expat stops and feedparser falls back to its loose parser: the
     entities declared there must not be expanded by it either (they are declared nowhere it
     reads them from)."""
     body = FORMATS[fmt]("", f'<!DOCTYPE r [\n<!ENTITY a "{BIG}">\n]>' + QUADRATIC_REFS)
-    result = parse_bounded(tmp_path, body)
+    result = bounded.parse(body)
     assert result["outcome"] in ("parsed", "FeedParseError"), result
     if result["outcome"] == "parsed":
         assert result["chars"] <= len(body), result
@@ -168,8 +210,8 @@ def test_doctype_after_the_root_element_gets_no_entities(tmp_path: Path, fmt: st
 
 @pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize("prolog", ['<!DOCTYPE r [\n<!ENTITY a "x">\n', "<!DOCTYPE r [<!ENTITY a 'x>"])
-def test_doctype_that_never_ends_is_unparsable(tmp_path: Path, fmt: str, prolog: str) -> None:
-    result = parse_bounded(tmp_path, FORMATS[fmt](prolog, "&a;"))
+def test_doctype_that_never_ends_is_unparsable(bounded: BoundedParser, fmt: str, prolog: str) -> None:
+    result = bounded.parse(FORMATS[fmt](prolog, "&a;"))
     assert result["outcome"] == "FeedParseError", result
 
 
@@ -178,12 +220,12 @@ NESTING = 100_000
 
 @pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize("closed", [True, False], ids=["closed", "unclosed"])
-def test_absurd_nesting_is_bounded(tmp_path: Path, fmt: str, closed: bool) -> None:
+def test_absurd_nesting_is_bounded(bounded: BoundedParser, fmt: str, closed: bool) -> None:
     """100,000 nested elements where the entry's text goes: expat and feedparser's element stack
     are iterative (the entry parses); libxml2 stops at 256 levels (a FeedParseError, not the
     part of the sitemap before the limit)."""
     text = "<x>" * NESTING + ("</x>" * NESTING if closed else "")
-    result = parse_bounded(tmp_path, FORMATS[fmt]("", text))
+    result = bounded.parse(FORMATS[fmt]("", text))
     if fmt == "sitemap":
         assert result["outcome"] == "FeedParseError" and "depth" in str(result["message"]), result
     else:
@@ -198,8 +240,8 @@ def test_absurd_nesting_is_bounded(tmp_path: Path, fmt: str, closed: bool) -> No
     ],
     ids=["arrays", "objects"],
 )
-def test_json_feed_nesting_is_bounded(tmp_path: Path, body: bytes) -> None:
-    result = parse_bounded(tmp_path, body)
+def test_json_feed_nesting_is_bounded(bounded: BoundedParser, body: bytes) -> None:
+    result = bounded.parse(body)
     assert result["outcome"] == "FeedParseError", result
 
 

@@ -27,14 +27,17 @@ TYPES = {
 }
 
 
+@pytest.mark.parametrize("declared", [False, True], ids=["detected", "declared"])
 @pytest.mark.parametrize("source_type", TYPES)
 def test_once_alerts_from_each_source_type(
-    tmp_path: Path, feed_server: FeedServer, prefix: str, redis_client: redis.Redis, source_type: str
+    tmp_path: Path, feed_server: FeedServer, prefix: str, redis_client: redis.Redis, source_type: str, declared: bool
 ) -> None:
     fixture, content_type = TYPES[source_type]
     url = feed_server.route(f"/{fixture}", (FEEDS / fixture).read_bytes(), content_type=content_type)
     sources = tmp_path / "sources.yaml"
-    sources.write_text(f"- id: jawhara-{source_type}\n  url: {url}\n", encoding="utf-8")
+    # ``type:`` in sources.yaml reaches the parser; without it the body is sniffed
+    declaration = f"  type: {source_type}\n" if declared else ""
+    sources.write_text(f"- id: jawhara-{source_type}\n  url: {url}\n{declaration}", encoding="utf-8")
     rules = tmp_path / "rules.yaml"
     # Both words are in the politic article's title: a sitemap entry has its title only.
     rules.write_text("- id: hammami\n  query: الهمامي AND الغرياني\n", encoding="utf-8")

@@ -28,14 +28,12 @@ from worker.core.parse_rss import parse_with_feedparser, ttl_seconds
 from worker.core.parse_sitemap import NEWS_NAMESPACE, parse_sitemap
 from worker.core.parse_xml import root_tag, strip_doctype
 from worker.errors import FeedParseError
-from worker.models import ParsedFeed
+from worker.models import SOURCE_TYPES, ParsedFeed
 
 __all__ = ["KINDS", "detect_kind", "parse_feed", "ttl_seconds"]
 
-KINDS = ("auto", "rss", "atom", "jsonfeed", "sitemap")
+KINDS = SOURCE_TYPES  # a source's ``type:`` (models.Source.type)
 _SNIFF = 65536  # how far into the document the news namespace is looked for
-
-
 _FIRST = re.compile(rb"\s*(.?)", re.DOTALL)
 
 
@@ -45,9 +43,10 @@ def _is_json(data: bytes, content_type: str) -> bool:
 
 
 def detect_kind(data: bytes, content_type: str = "") -> str:
-    """ "jsonfeed", "sitemap" or "rss" (meaning feedparser) for UTF-8 ``data``, from a sniff of
-    the body; the Content-Type counts only when the body does not say (JSON not starting with
-    ``{``). Raises FeedParseError for a plain sitemap, which auto-detection does not read."""
+    """The type of UTF-8 ``data``, from a sniff of the body: "jsonfeed", "sitemap" or "rss"
+    (meaning feedparser, which tells RSS from Atom itself); the Content-Type counts only when
+    the body does not say (JSON not starting with ``{``). Raises FeedParseError for a plain
+    sitemap, which auto-detection does not read."""
     if _is_json(data, content_type.lower()):
         return "jsonfeed"
     root, _ = root_tag(data)

@@ -26,7 +26,7 @@ import time
 import xml.sax
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import feedparser
 
@@ -105,7 +105,11 @@ def link_of(link: str, base_url: str) -> str | None:
     """An entry's link as an absolute http(s) address, or None when it is none (a guid such as
     urn:uuid:… or tag:…, a javascript: link, no link at all: not the feed's own URL)."""
     link = link.strip()
-    url = urljoin(base_url, link) if base_url and link else link
+    try:
+        url = urljoin(base_url, link) if base_url and link else link
+        urlsplit(url)  # "http://[oops/" raises here: one broken link must not fail the feed
+    except ValueError:
+        return None
     return url if url.startswith(("http://", "https://")) else None
 
 
