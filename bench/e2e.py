@@ -259,12 +259,19 @@ def measure_step(
     }
 
 
+def site(server: FaultServer, i: int) -> str:
+    """Feed ``i``'s site: 200 feeds are 200 sites (127.0.0.1 ... 127.0.0.200), as in a real
+    deployment, not one site that marsad's politeness would pace at one request a second."""
+    return server.url("").rstrip("/") if i == 0 else server.listen_also(f"127.0.0.{i + 1}")
+
+
 def profile(pid: int, rate: float, seconds: float) -> subprocess.Popen[bytes]:
     """py-spy (sampling, from outside) on the worker and its pool processes for one step:
     collapsed stacks in bench-e2e-<rate>.txt, for a look at where the time goes."""
     out = Path(tempfile.gettempdir()) / f"bench-e2e-{rate:.0f}.txt"
     print(f"profiling the workers at {rate:.0f}/s into {out}", file=sys.stderr)
-    args = ["py-spy", "record", "--pid", str(pid), "--subprocesses", "--duration", str(int(seconds))]
+    spy = str(Path(sys.executable).parent / "py-spy")  # pip install py-spy (not a dependency)
+    args = [spy, "record", "--pid", str(pid), "--subprocesses", "--duration", str(int(seconds))]
     return subprocess.Popen([*args, "--rate", "50", "--format", "raw", "--output", str(out)], stdout=subprocess.DEVNULL)
 
 
@@ -284,10 +291,12 @@ def run(rates: list[float], warmup: float, seconds: float, profile_at: float | N
     client.ping()
     server = FaultServer(max_items=FEED_ITEMS).start()
     paths = [f"/feed{i}.xml" for i in range(FEEDS)]
+    for p in paths:
+        server.feed(p)
     tmp = Path(tempfile.mkdtemp(prefix="bench-e2e-"))
     sources = tmp / "sources.yaml"
     sources.write_text(
-        "".join(f"- id: f{i}\n  url: {server.feed(p)}\n  language: ar\n{PINNED}" for i, p in enumerate(paths)),
+        "".join(f"- id: f{i}\n  url: {site(server, i)}{p}\n  language: ar\n{PINNED}" for i, p in enumerate(paths)),
         encoding="utf-8",
     )
     rules_file = tmp / "rules.yaml"

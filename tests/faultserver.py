@@ -122,7 +122,19 @@ class FaultServer:
         self.httpd = _Server(("127.0.0.1", 0), _Handler)
         self.httpd.owner = self
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.extra: list[_Server] = []
         return self
+
+    def listen_also(self, host: str) -> str:
+        """Serve the same feeds on another loopback address (127.0.0.2 ...), same port: another
+        site as marsad's per-site politeness sees it. Returns the base URL there."""
+        assert self.httpd is not None
+        port = self.httpd.server_address[1]
+        extra = _Server((host, port), _Handler)
+        extra.owner = self
+        threading.Thread(target=extra.serve_forever, daemon=True).start()
+        self.extra.append(extra)
+        return f"http://{host}:{port}"
 
     def served(self, links: tuple[str, ...]) -> None:
         served = time.time()  # the whole response is written: the items are fetched now
@@ -132,9 +144,10 @@ class FaultServer:
                 self.first_served.setdefault(link, served)
 
     def stop(self) -> None:
-        if self.httpd:
-            self.httpd.shutdown()
-            self.httpd.server_close()
+        for httpd in [self.httpd, *getattr(self, "extra", [])]:
+            if httpd:
+                httpd.shutdown()
+                httpd.server_close()
 
 
 class _Server(ThreadingHTTPServer):
