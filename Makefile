@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 REDIS_URL ?= $(or $(MARSAD_REDIS_URL),redis://127.0.0.1:6379/0)
 
-.PHONY: help install run demo redis test check format bench-pipeline bench-text bench-match bench-dedup bench-parse bench-web bench-poll bench-fetch clean
+.PHONY: help install run demo redis test check format bench-pipeline bench-text bench-match bench-dedup bench-parse bench-web bench-poll bench-fetch bench-e2e clean
 
 help:
 	@echo "make run    - install and run marsad (beat + worker), starting a private Redis if needed"
@@ -61,6 +61,11 @@ bench-match: install
 # Redis bytes per article and articles/s for 100,000 articles; writes docs/benchmarks.md.
 bench-dedup: install
 	$(BIN)/python bench/dedup.py
+
+# Issue 7: 200 feeds gaining items at a rising rate, `marsad run` with 1,000 rules on the real
+# Redis (own prefix, deleted afterwards); fetch-to-alert latency and sustained articles/s.
+bench-e2e: install
+	$(BIN)/python bench/e2e.py
 
 # Issue 6: parse cost (items/s) for feedparser, feedparser with the two options off, feedparser-rs
 # (installed here only to measure it: not a dependency), and the feedparser-rs equivalence check

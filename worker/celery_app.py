@@ -15,23 +15,39 @@ from celery import Celery
 from celery.signals import after_setup_logger, after_setup_task_logger, beat_init, worker_init
 
 from worker.adapters.keys import Keys
+from worker.brokerfix import guard_detached_transport
 from worker.config import get_settings
 from worker.errors import ConfigError, Problem
 from worker.logs import event, setup, use_json
 
 settings = get_settings()
 keys = Keys(settings.key_prefix)
+guard_detached_transport()  # a Redis restart must not make the worker exit (worker/brokerfix.py)
+
+
+def broker_transport_options() -> dict[str, object]:
+    """kombu's Redis transport keeps each message a worker took in an "unacked" set until the
+    task is acknowledged; a sweep in every worker puts back those older than the visibility
+    timeout (above the longest a task can take: Settings.visibility_timeout): how a dead
+    worker's task comes back. kombu sweeps every 10 s but scans only every 10th sweep (100 s):
+    scanning at every sweep costs one ZRANGE, and a short timeout (tests, fast fail-over) then
+    means a quick recovery. The sweep's lock expires before a killed sweeper could block the
+    others for long."""
+    timeout = settings.visibility_timeout
+    return {
+        # All broker keys under our prefix: one deployment's keys are one pattern, tests are isolated.
+        "global_keyprefix": keys.celery_prefix,
+        "visibility_timeout": timeout,
+        "unacked_restore_interval": min(10, max(1, int(timeout / 10))),
+        "unacked_restore_throttle": 1,
+        "unacked_mutex_expire": int(min(300, max(10, timeout / 2))),
+    }
+
 
 app = Celery("marsad", include=["worker.tasks"])
 app.conf.update(
     broker_url=settings.effective_broker_url,
-    # All broker keys under our prefix: one deployment's keys are one pattern, tests are isolated.
-    # A delivered task unacknowledged after the visibility timeout (above the longest a task can
-    # take: Settings.visibility_timeout) is delivered again: how a dead worker's task comes back.
-    broker_transport_options={
-        "global_keyprefix": keys.celery_prefix,
-        "visibility_timeout": settings.visibility_timeout,
-    },
+    broker_transport_options=broker_transport_options(),
     broker_connection_retry_on_startup=True,
     # A message is untrusted input: JSON only, never pickle.
     task_serializer="json",
