@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 import time
 from collections.abc import Sequence
@@ -120,7 +121,8 @@ def term_kind(term: str) -> str:
 
 
 def _ms(ts: float) -> int:
-    return round(ts * 1000)
+    # Truncated, as Redis stamps stream ids: "matched" never reads later than the stream id.
+    return math.floor(ts * 1000)
 
 
 def build_alert(
