@@ -5,8 +5,8 @@ thread adds new items to them round-robin at a steady rate. ``marsad run`` — t
 worker settings (concurrency, tick, timeouts, logging at INFO to a file), on the real Redis at
 127.0.0.1:6379 under a prefix of the bench's own, deleted afterwards — polls them with 1,000
 rules loaded. Each source is pinned to a 3 s interval (``interval``, ``min_interval`` and
-``max_interval: 3s``; the adaptive schedule's floor is 1 min by default): every tick (default
-5 s) claims every feed, so each feed is polled about every 5 s.
+``max_interval: 3s``; the adaptive schedule's floor is 1 min by default): each feed is polled
+about every 3 s, when a tick (every ``MARSAD_TICK_INTERVAL``) finds it due.
 
 Items: real Arabic news text. Each item has the title of a document of the ANT corpus window
 (../shared/data, read in place, never copied) and a body of 8 sentences drawn from all its
@@ -63,6 +63,7 @@ from report import machine, replace_section  # noqa: E402
 
 from tests.faultserver import FaultServer, rss_item  # noqa: E402
 from worker.adapters.keys import Keys  # noqa: E402
+from worker.config import Settings  # noqa: E402
 from worker.core.entities import builtin_entities, surfaces  # noqa: E402
 from worker.core.match import Matcher, Rule  # noqa: E402
 
@@ -87,6 +88,15 @@ EDITOR_RULES = [
     "entity:PS AND غزة",
 ]
 _SENTENCE_END = re.compile(r"(?<=[.!؟?])\s+|\n+")
+
+
+def _defaults() -> str:
+    """The worker settings the run used, read from the code (not written down by hand)."""
+    f = Settings.model_fields
+    return (
+        f"{f['tick_interval'].default:g} s tick, batches of {f['poll_batch'].default} feeds "
+        f"on {f['poll_threads'].default} threads per process"
+    )
 
 
 # --- the news ------------------------------------------------------------------------------------
@@ -379,8 +389,8 @@ def write_docs(r: dict[str, Any]) -> None:
     section = f"""{SECTION}
 
 `make bench-e2e` (bench/e2e.py; each run rewrites this section): 200 feeds on a local server
-gaining items at a steady rate, `marsad run` with the default worker settings (2 worker
-processes, 5 s tick) and 1,000 rules, the real Redis; per alert, the time from the feed response
+gaining items at a steady rate, `marsad run` with the default worker settings ({_defaults()})
+and 1,000 rules, the real Redis; per alert, the time from the feed response
 that carried the item to the alert's stream entry; articles processed per second end to end.
 The rate goes up until the workers fall behind. Items: {r["corpus"]}; {r["alert_share"]:.0%} of
 them raise an alert.
