@@ -13,10 +13,11 @@ from __future__ import annotations
 import hashlib
 import random
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from email.utils import formatdate
 from typing import Literal
 from xml.sax.saxutils import escape, quoteattr
+
+from worker.core.alerts import iso_utc
 
 Format = Literal["rss", "atom"]
 
@@ -149,20 +150,16 @@ def _rss(feed: DemoFeed, snapshot: Snapshot, base_url: str) -> bytes:
     ).encode()
 
 
-def _iso(at: float) -> str:
-    return datetime.fromtimestamp(int(at), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _atom(feed: DemoFeed, snapshot: Snapshot, base_url: str) -> bytes:
     entries = []
     for item, at in snapshot.items:
         link = item_link(base_url, feed.id, item)
         entries.append(
             f"<entry><title>{escape(item.title)}</title><link href={quoteattr(link)}/>"
-            f"<id>{escape(link)}</id><updated>{_iso(at)}</updated><published>{_iso(at)}</published>"
+            f"<id>{escape(link)}</id><updated>{iso_utc(at)}</updated><published>{iso_utc(at)}</published>"
             f'<summary type="html">{escape(item.summary)}</summary></entry>'
         )
-    updated = _iso(snapshot.items[0][1]) if snapshot.items else _iso(0)
+    updated = iso_utc(snapshot.items[0][1]) if snapshot.items else iso_utc(0)
     return (
         '<?xml version="1.0" encoding="utf-8"?>\n'
         f'<feed xmlns="http://www.w3.org/2005/Atom" xml:lang="{feed.language}">'
